@@ -1,0 +1,150 @@
+/* RESP, the Redis protocol: bytes in, arguments out (the request parser); replies out (the
+ * reply writer and the chain of chunks that holds them until they are sent).
+ *
+ * The parser is resumable and keeps almost nothing per connection: a connection that waits
+ * for the rest of a command holds only struct resp_parse_state (a few words) and its unparsed
+ * bytes; the argument vector a finished command is returned in belongs to the loop (one
+ * struct resp_argv per loop, reused for every command).
+ *
+ * The writer appends RESP2 or RESP3 encodings (per connection, after HELLO) to a struct
+ * resp_out: a chain of fixed-size chunks drawn from a per-loop pool, so that an idle
+ * connection holds no output memory and a large reply never needs one large copy. */
+#ifndef SPINDLE_RESP_RESP_H
+#define SPINDLE_RESP_RESP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Limits, with Redis's defaults ---- */
+#define RESP_BULK_BYTES_MAX_DEFAULT (512ull * 1024 * 1024)  /* proto-max-bulk-len */
+#define RESP_ARGS_MAX_DEFAULT (1024u * 1024)               /* multibulk length bound */
+#define RESP_INLINE_BYTES_MAX (64u * 1024)                  /* PROTO_INLINE_MAX_SIZE */
+#define RESP_QUERY_BYTES_MAX_DEFAULT (1024ull * 1024 * 1024) /* client-query-buffer-limit */
+
+/* ---- Request parsing ---- */
+
+struct resp_limits {
+	uint64_t bulk_bytes_max;  /* a bulk argument longer than this: "invalid bulk length" */
+	uint32_t args_max;        /* more arguments than this: "invalid multibulk length" */
+	uint64_t query_bytes_max; /* a partial command larger than this closes the connection */
+};
+
+/* One argument of a parsed command. ptr points into the caller's buffer and is valid until
+ * the caller changes or releases those bytes. Bulk arguments are not NUL-terminated. */
+struct resp_arg {
+	const char *ptr;
+	size_t len;
+};
+
+/* The argument vector of one parsed command; one per loop, grown on demand up to
+ * args_max entries and reused for every command. */
+struct resp_argv {
+	uint32_t argc;
+	uint32_t cap;
+	struct resp_arg *argv;
+	/* Inline commands unquote into this scratch space (quotes and escapes are rewritten). */
+	char *inline_buf;
+	size_t inline_cap;
+};
+
+/* Progress through a command that has not fully arrived. All zero = at a command boundary,
+ * which is the state of every idle connection. */
+struct resp_parse_state {
+	uint64_t scanned_bytes; /* bytes of the current command already checked */
+	uint64_t bulk_len;      /* length of the bulk argument being read, if any */
+	uint32_t args_left;     /* arguments of the multibulk still to come */
+	uint32_t args_done;     /* arguments already scanned */
+	uint8_t phase;          /* private to the parser */
+};
+
+enum resp_parse_status {
+	RESP_PARSE_DONE = 0,   /* one command is in argv; *used bytes consumed */
+	RESP_PARSE_MORE = 1,   /* incomplete: keep buf[0..len) and call again with more */
+	RESP_PARSE_EMPTY = 2,  /* only empty lines or an empty multibulk ("*0"): *used consumed */
+	RESP_PARSE_ERROR = -1, /* protocol error: *err is Redis's text; close after replying */
+};
+
+/* Parses at most one command from buf[0..len). On RESP_PARSE_MORE nothing is consumed and
+ * state remembers how far the bytes were checked, so calling again with the same bytes plus
+ * more costs only the new bytes. On DONE, argv holds pointers into buf (or into
+ * argv->inline_buf for inline commands) and state is back to zero. On ERROR, *err is the
+ * error message without "-" and "\r\n" (e.g. "ERR Protocol error: invalid bulk length"). */
+enum resp_parse_status resp_parse_command(struct resp_parse_state *state,
+					  const struct resp_limits *limits,
+					  const char *buf, size_t len, size_t *used,
+					  struct resp_argv *argv, const char **err);
+
+void resp_limits_default(struct resp_limits *limits);
+int resp_argv_init(struct resp_argv *argv);
+void resp_argv_free(struct resp_argv *argv);
+
+/* ---- Reply output ---- */
+
+#define RESP_CHUNK_BYTES (16u * 1024) /* payload bytes of a pooled chunk */
+
+struct resp_chunk {
+	struct resp_chunk *next;
+	uint32_t len;  /* bytes written */
+	uint32_t cap;  /* payload capacity: RESP_CHUNK_BYTES, or more for one large bulk */
+	char data[];
+};
+
+/* Free chunks of one loop. Not thread-safe: one per loop. */
+struct resp_chunk_pool {
+	struct resp_chunk *free;
+	uint32_t free_count;
+	uint32_t free_max;      /* chunks kept for reuse; the rest are freed */
+	uint64_t chunks_out;    /* chunks handed out and not yet returned */
+};
+
+/* The pending output of one connection (or one reply being built). Zero-initialised plus a
+ * pool pointer is a valid empty resp_out. */
+struct resp_out {
+	struct resp_chunk *head, *tail;
+	uint64_t bytes;         /* bytes queued in the chain */
+	struct resp_chunk_pool *pool;
+	uint8_t proto;          /* 2 or 3 */
+	bool oom;               /* an allocation failed; the connection must be closed */
+};
+
+void resp_chunk_pool_init(struct resp_chunk_pool *pool, uint32_t free_max);
+void resp_chunk_pool_destroy(struct resp_chunk_pool *pool);
+void resp_out_init(struct resp_out *out, struct resp_chunk_pool *pool, uint8_t proto);
+/* Returns every chunk to the pool. */
+void resp_out_reset(struct resp_out *out);
+/* Drops the first n bytes (they were sent), returning emptied chunks to the pool. */
+void resp_out_consume(struct resp_out *out, uint64_t n);
+/* Moves all of src's bytes to the end of dst (chunks are relinked, not copied). */
+void resp_out_splice(struct resp_out *dst, struct resp_out *src);
+
+/* Writers. Each appends one complete RESP element (or an aggregate's header, after which the
+ * caller appends exactly that many elements). They never fail: on allocation failure they
+ * set out->oom and drop the bytes. */
+void resp_add_raw(struct resp_out *out, const void *bytes, size_t len);
+void resp_add_simple(struct resp_out *out, const char *str);           /* +OK */
+void resp_add_error(struct resp_out *out, const char *msg);            /* -ERR ... (no "-") */
+void resp_add_errorf(struct resp_out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void resp_add_int(struct resp_out *out, int64_t v);                    /* :v */
+void resp_add_bulk(struct resp_out *out, const void *bytes, size_t len);/* $len bytes */
+void resp_add_bulk_str(struct resp_out *out, const char *str);
+void resp_add_bulk_int(struct resp_out *out, int64_t v);               /* integer as a bulk */
+void resp_add_null(struct resp_out *out);                 /* RESP2 $-1, RESP3 _ */
+void resp_add_null_array(struct resp_out *out);           /* RESP2 *-1, RESP3 _ */
+void resp_add_array(struct resp_out *out, uint64_t n);    /* *n */
+void resp_add_map(struct resp_out *out, uint64_t n);      /* RESP3 %n, RESP2 *2n */
+void resp_add_set(struct resp_out *out, uint64_t n);      /* RESP3 ~n, RESP2 *n */
+void resp_add_double(struct resp_out *out, double v);     /* RESP3 ,v; RESP2 bulk */
+void resp_add_bool(struct resp_out *out, bool v);         /* RESP3 #t/#f; RESP2 :1/:0 */
+/* RESP3 verbatim string (=len txt:...), a plain bulk in RESP2; format is 3 letters. */
+void resp_add_verbatim(struct resp_out *out, const char *format, const void *bytes, size_t len);
+
+/* Shared error texts, as Redis words them. */
+#define RESP_ERR_SYNTAX "ERR syntax error"
+#define RESP_ERR_NOT_INTEGER "ERR value is not an integer or out of range"
+#define RESP_ERR_NOT_FLOAT "ERR value is not a valid float"
+#define RESP_ERR_OVERFLOW "ERR increment or decrement would overflow"
+#define RESP_ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define RESP_ERR_CROSSSLOT "CROSSSLOT Keys in request don't hash to the same slot"
+
+#endif
