@@ -1,0 +1,64 @@
+/* The replication transport: how a loop sends messages to the same lane on other nodes and
+ * receives theirs. The lane module consumes this interface; drivers/dpdk (raw NIC queues) and
+ * drivers/udp (kernel UDP through io_uring) implement it, one instance per loop.
+ *
+ * A message is an opaque byte string of up to XPORT_MSG_BYTES_MAX; the driver frames it
+ * (Ethernet + IPv4 + UDP + spindle header with cluster id, version, nodes, lane, lengths and
+ * a checksum), splits it across frames when it is larger than one, reassembles it on the
+ * other side, and drops (and counts) anything foreign, corrupt, truncated or of another
+ * version. Delivery is best effort: messages may be lost, duplicated or reordered, and the
+ * replication protocol above copes. */
+#ifndef SPINDLE_LANE_XPORT_H
+#define SPINDLE_LANE_XPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define XPORT_MSG_BYTES_MAX (4u * 1024 * 1024)
+#define XPORT_NODES_MAX 64
+
+struct xport;
+
+/* Called for each complete, verified message, on the loop that polls the transport. msg is
+ * valid only during the call. */
+typedef void (*xport_recv_fn)(void *ctx, uint16_t src_node, uint16_t lane,
+			      const uint8_t *msg, size_t len);
+
+struct xport_stats {
+	uint64_t tx_msgs, tx_frames, tx_bytes;
+	uint64_t tx_dropped;          /* messages refused because the queue was full */
+	uint64_t rx_msgs, rx_frames, rx_bytes;
+	uint64_t rx_drop_foreign;     /* not ours: other ethertype/port, other cluster id */
+	uint64_t rx_drop_version;     /* spindle frame of another protocol version */
+	uint64_t rx_drop_checksum;    /* bad checksum */
+	uint64_t rx_drop_malformed;   /* truncated, impossible lengths, unknown node */
+	uint64_t rx_drop_reassembly;  /* fragments that never completed a message */
+};
+
+struct xport_ops {
+	/* Queues msg for the same lane on node dst; copies the bytes. Returns 0, -EMSGSIZE,
+	 * -EHOSTUNREACH (unknown node) or -ENOBUFS (queue full; the message is dropped and
+	 * counted, and the protocol resends). */
+	int (*send)(struct xport *x, uint16_t dst_node, uint16_t lane, const void *msg,
+		    size_t len);
+	/* Transmits what is queued; called at the end of each loop turn. Returns frames sent. */
+	int (*flush)(struct xport *x);
+	/* Receives a burst and delivers complete messages; returns the frames handled. */
+	int (*poll)(struct xport *x);
+	void (*stats)(const struct xport *x, struct xport_stats *out);
+	void (*destroy)(struct xport *x);
+};
+
+struct xport {
+	const struct xport_ops *ops;
+	xport_recv_fn recv;
+	void *recv_ctx;
+};
+
+static inline int xport_send(struct xport *x, uint16_t dst, uint16_t lane, const void *msg,
+			     size_t len)
+{
+	return x->ops->send(x, dst, lane, msg, len);
+}
+
+#endif
