@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* ---- Limits, with Redis's defaults ---- */
 #define RESP_BULK_BYTES_MAX_DEFAULT (512ull * 1024 * 1024)  /* proto-max-bulk-len */
@@ -82,6 +83,7 @@ void resp_argv_free(struct resp_argv *argv);
 /* ---- Reply output ---- */
 
 #define RESP_CHUNK_BYTES (16u * 1024) /* payload bytes of a pooled chunk */
+#define RESP_CHUNK_FREE_MAX_DEFAULT 1024u /* pooled chunks a loop keeps: 16 MiB */
 
 struct resp_chunk {
 	struct resp_chunk *next;
@@ -96,31 +98,55 @@ struct resp_chunk_pool {
 	uint32_t free_count;
 	uint32_t free_max;      /* chunks kept for reuse; the rest are freed */
 	uint64_t chunks_out;    /* chunks handed out and not yet returned */
+	uint64_t allocs;        /* chunks obtained from malloc (a free-list hit is not one) */
+	/* Test hook: < 0 (the default) never fails; n >= 0 lets the next n mallocs succeed and
+	 * fails every one after them, as a full heap would. */
+	int64_t fail_after_allocs;
 };
 
 /* The pending output of one connection (or one reply being built). Zero-initialised plus a
- * pool pointer is a valid empty resp_out. */
+ * pool pointer is a valid empty resp_out.
+ *
+ * Sending: the unsent bytes start at head->data + head_off and run to head->len, then through
+ * every later chunk (resp_out_iov() fills an iovec array with exactly those ranges). After a
+ * send of n bytes completes, resp_out_consume(out, n) advances head_off and returns every
+ * chunk that was sent whole. Bytes already in the chain never move, so a send may be in
+ * flight while writers append. Invariants: every chunk in the chain holds len > 0 bytes;
+ * head_off < head->len; bytes == (sum of len) - head_off; an empty chain has head == tail ==
+ * NULL and holds no memory. */
 struct resp_out {
 	struct resp_chunk *head, *tail;
-	uint64_t bytes;         /* bytes queued in the chain */
+	uint64_t bytes;         /* unsent bytes queued in the chain */
+	uint32_t head_off;      /* bytes at the start of head already sent (consumed) */
 	struct resp_chunk_pool *pool;
 	uint8_t proto;          /* 2 or 3 */
 	bool oom;               /* an allocation failed; the connection must be closed */
 };
 
 void resp_chunk_pool_init(struct resp_chunk_pool *pool, uint32_t free_max);
+/* Frees the pooled chunks; every chunk handed out must have been returned. */
 void resp_chunk_pool_destroy(struct resp_chunk_pool *pool);
 void resp_out_init(struct resp_out *out, struct resp_chunk_pool *pool, uint8_t proto);
-/* Returns every chunk to the pool. */
+/* Returns every chunk to the pool and empties out (proto is kept, oom is cleared). */
 void resp_out_reset(struct resp_out *out);
-/* Drops the first n bytes (they were sent), returning emptied chunks to the pool. */
+/* Drops the first n bytes (they were sent), returning emptied chunks to the pool;
+ * n <= out->bytes. */
 void resp_out_consume(struct resp_out *out, uint64_t n);
-/* Moves all of src's bytes to the end of dst (chunks are relinked, not copied). */
+/* Moves all of src's bytes to the end of dst and leaves src empty. Chunks are relinked, not
+ * copied, except that a src small enough to fit in the free room of dst's last chunk is
+ * copied there (a short reply then costs no extra chunk). Both must use the same pool (one
+ * loop's); src must not be partly sent unless dst is empty. dst->oom |= src->oom. */
 void resp_out_splice(struct resp_out *dst, struct resp_out *src);
+/* Fills iov[0..return) with the unsent byte ranges, in order, at most iov_max of them. */
+size_t resp_out_iov(const struct resp_out *out, struct iovec *iov, size_t iov_max);
 
 /* Writers. Each appends one complete RESP element (or an aggregate's header, after which the
- * caller appends exactly that many elements). They never fail: on allocation failure they
- * set out->oom and drop the bytes. */
+ * caller appends exactly that many elements), encoded for out->proto exactly as Redis 7.0
+ * does. They never fail: on allocation failure they set out->oom and drop the bytes, and once
+ * oom is set they write nothing more (the stream is no longer whole; close the connection).
+ * Bytes of one append that do not fit a pooled chunk go into one dedicated chunk of exact
+ * size (a large bulk is never split). Simple strings and errors have any CR or LF replaced
+ * by a space, so that no text can break the framing. */
 void resp_add_raw(struct resp_out *out, const void *bytes, size_t len);
 void resp_add_simple(struct resp_out *out, const char *str);           /* +OK */
 void resp_add_error(struct resp_out *out, const char *msg);            /* -ERR ... (no "-") */
@@ -134,9 +160,12 @@ void resp_add_null_array(struct resp_out *out);           /* RESP2 *-1, RESP3 _ 
 void resp_add_array(struct resp_out *out, uint64_t n);    /* *n */
 void resp_add_map(struct resp_out *out, uint64_t n);      /* RESP3 %n, RESP2 *2n */
 void resp_add_set(struct resp_out *out, uint64_t n);      /* RESP3 ~n, RESP2 *n */
-void resp_add_double(struct resp_out *out, double v);     /* RESP3 ,v; RESP2 bulk */
+/* "%.17g" as Redis 7.0 writes it: RESP3 ,v; RESP2 a bulk. inf, -inf and nan are spelled so
+ * in both (any NaN is "nan"). */
+void resp_add_double(struct resp_out *out, double v);
 void resp_add_bool(struct resp_out *out, bool v);         /* RESP3 #t/#f; RESP2 :1/:0 */
-/* RESP3 verbatim string (=len txt:...), a plain bulk in RESP2; format is 3 letters. */
+/* RESP3 verbatim string (=len txt:...), a plain bulk in RESP2; format is 3 letters (a
+ * shorter one is padded with spaces, as Redis does). */
 void resp_add_verbatim(struct resp_out *out, const char *format, const void *bytes, size_t len);
 
 /* Shared error texts, as Redis words them. */
