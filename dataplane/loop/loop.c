@@ -28,6 +28,13 @@ struct loop_msg {
 	void *arg;
 };
 
+/* A posted message waiting for room in its target's ring. */
+struct loop_backlog_msg {
+	struct list_node node;
+	struct loop *to;
+	struct loop_msg msg;
+};
+
 struct loop {
 	struct io_uring ring;
 	struct rte_ring *msgs;
@@ -35,6 +42,7 @@ struct loop {
 	uint64_t last_busy_ns;
 	struct list_node pollers;
 	struct list_node flushers;
+	struct list_node backlog;   /* struct loop_backlog_msg, oldest first */
 	struct loop_timer **timers; /* min-heap on due_ns, 1-based */
 	uint32_t timers_count;
 	uint32_t timers_cap;
@@ -120,6 +128,7 @@ struct loop *loop_create(const struct loop_config *cfg)
 	ASSERT(IS_POW2(loop->cfg.msg_ring_slots));
 	list_init(&loop->pollers);
 	list_init(&loop->flushers);
+	list_init(&loop->backlog);
 	loop->wake_fd = -1;
 	loop->timers_cap = LOOP_TIMERS_INITIAL;
 	loop->timers = calloc(loop->timers_cap + 1, sizeof(*loop->timers));
@@ -147,6 +156,9 @@ void loop_destroy(struct loop *loop)
 {
 	if (loop == NULL)
 		return;
+	struct list_node *n;
+	while ((n = list_pop_front(&loop->backlog)) != NULL)
+		free(list_entry(n, struct loop_backlog_msg, node));
 	io_uring_queue_exit(&loop->ring);
 	if (loop->wake_fd >= 0)
 		close(loop->wake_fd);
@@ -246,6 +258,33 @@ int loop_msg_send(struct loop *to, loop_msg_fn fn, void *arg)
 		(void)w;
 	}
 	return 0;
+}
+
+void loop_msg_post(struct loop *from, struct loop *to, loop_msg_fn fn, void *arg)
+{
+	if (list_empty(&from->backlog) && loop_msg_send(to, fn, arg) == 0)
+		return;
+	struct loop_backlog_msg *m = malloc(sizeof(*m));
+	ASSERT_MSG(m != NULL, "loop %u: out of memory queueing a message", from->cfg.id);
+	m->to = to;
+	m->msg.fn = fn;
+	m->msg.arg = arg;
+	list_push_back(&from->backlog, &m->node);
+	from->stats.msgs_backlogged++;
+}
+
+static int loop_backlog_run(struct loop *loop)
+{
+	int sent = 0;
+	while (!list_empty(&loop->backlog)) {
+		struct loop_backlog_msg *m = list_entry(loop->backlog.next, struct loop_backlog_msg, node);
+		if (loop_msg_send(m->to, m->msg.fn, m->msg.arg) != 0)
+			break;
+		list_unlink(&m->node);
+		free(m);
+		sent++;
+	}
+	return sent;
 }
 
 static int loop_msgs_run(struct loop *loop)
@@ -394,7 +433,8 @@ int loop_run_once(struct loop *loop)
 {
 	uint64_t start = time_mono_ns();
 	loop->now_ns = start;
-	int work = loop_msgs_run(loop);
+	int work = loop_backlog_run(loop);
+	work += loop_msgs_run(loop);
 	work += loop_cqes_run(loop);
 	work += loop_pollers_run(&loop->pollers);
 	work += loop_timers_run(loop);
@@ -428,6 +468,8 @@ static void loop_idle_sleep(struct loop *loop)
 	uint64_t ns = loop_sleep_budget_ns(loop);
 	if (ns == 0)
 		return;
+	if (!list_empty(&loop->backlog))
+		return; /* posted messages wait for room in another loop's ring: keep trying */
 	atomic_store(&loop->sleeping, true);
 	if (rte_ring_count(loop->msgs) > 0 || atomic_load(&loop->stop_requested)) {
 		atomic_store(&loop->sleeping, false);
