@@ -38,6 +38,9 @@ struct resp_arg {
 	size_t len;
 };
 
+#define RESP_ARGV_CAP_INITIAL 16u
+#define RESP_ERR_BUF_BYTES 64u
+
 /* The argument vector of one parsed command; one per loop, grown on demand up to
  * args_max entries and reused for every command. */
 struct resp_argv {
@@ -47,6 +50,14 @@ struct resp_argv {
 	/* Inline commands unquote into this scratch space (quotes and escapes are rewritten). */
 	char *inline_buf;
 	size_t inline_cap;
+	/* An error text that quotes a byte of the input ("expected '$', got 'x'") lives here. */
+	char err_buf[RESP_ERR_BUF_BYTES];
+	/* Bytes the parser has looked at, over all commands: searched for a line end, checked,
+	 * or walked again to fill argv. Statistics, and the tests' proof of linear work. */
+	uint64_t bytes_examined;
+	/* Test hook, as in resp_chunk_pool: < 0 never fails; n >= 0 lets n more allocations
+	 * succeed and fails the rest. */
+	int64_t fail_after_allocs;
 };
 
 /* Progress through a command that has not fully arrived. All zero = at a command boundary,
@@ -70,15 +81,52 @@ enum resp_parse_status {
  * state remembers how far the bytes were checked, so calling again with the same bytes plus
  * more costs only the new bytes. On DONE, argv holds pointers into buf (or into
  * argv->inline_buf for inline commands) and state is back to zero. On ERROR, *err is the
- * error message without "-" and "\r\n" (e.g. "ERR Protocol error: invalid bulk length"). */
+ * error message without "-" and "\r\n" (e.g. "ERR Protocol error: invalid bulk length"),
+ * state is back to zero, and the connection must be closed after the reply: the stream
+ * cannot be resynchronised.
+ *
+ * The rules are Redis 7.0's (networking.c), with its error texts, except where noted:
+ * - "*<n>\r\n" then n times "$<len>\r\n<len bytes>\r\n". Numbers follow string2ll (no
+ *   sign but "-", no leading zeros, no spaces). n <= 0 is an empty command (EMPTY);
+ *   n > args_max: "ERR Protocol error: invalid multibulk length" (Redis's bound is INT_MAX;
+ *   ours is configurable and defaults to 1M). A "$" line with len < 0 or len >
+ *   bulk_bytes_max: "ERR Protocol error: invalid bulk length". A line not starting with
+ *   '$': "ERR Protocol error: expected '$', got 'X'" (CR, LF or NUL for X shows as a space).
+ * - A count or length line longer than RESP_INLINE_BYTES_MAX before its CR:
+ *   "ERR Protocol error: too big mbulk count string" / "... too big bulk count string".
+ * - Stricter than Redis, which skips these bytes unread: a count or length line whose CR is
+ *   not followed by LF is an invalid multibulk/bulk length, and bulk data not followed by
+ *   CRLF is "ERR Protocol error: bulk data not followed by CRLF". Skipping could run a
+ *   desynchronised stream's payload bytes as commands.
+ * - Any other first byte starts an inline command: one line ending in LF (a CR before it is
+ *   dropped), split as Redis's sdssplitargs splits ("double quotes" with \n \r \t \b \a
+ *   \xHH and \<any> escapes, 'single quotes' with \', a closing quote followed by a
+ *   space or the line's end). "ERR Protocol error: unbalanced quotes in request"; a line of
+ *   more than RESP_INLINE_BYTES_MAX bytes before its LF: "ERR Protocol error: too big inline
+ *   request" (Redis's own bound depends on how the bytes were read; ours does not); more
+ *   than args_max words: "ERR Protocol error: too many arguments in inline request". A line
+ *   of blanks only is EMPTY. A NUL byte is an ordinary byte here (Redis stops at it).
+ * - A command still incomplete when len > query_bytes_max: "ERR Protocol error: query
+ *   buffer limit exceeded" (Redis closes such a client without a reply). The limit bounds
+ *   the whole command, since argv points into the caller's buffer.
+ * - Growing argv or the inline scratch space failed: "ERR out of memory". */
 enum resp_parse_status resp_parse_command(struct resp_parse_state *state,
 					  const struct resp_limits *limits,
 					  const char *buf, size_t len, size_t *used,
 					  struct resp_argv *argv, const char **err);
 
 void resp_limits_default(struct resp_limits *limits);
+/* 0, or -ENOMEM. */
 int resp_argv_init(struct resp_argv *argv);
 void resp_argv_free(struct resp_argv *argv);
+
+/* Helpers for command handlers. */
+/* Whether arg equals str, ignoring ASCII case (command and option names). */
+bool resp_arg_equals(const struct resp_arg *arg, const char *str);
+/* Parses arg as a signed 64-bit integer by Redis's string2ll rules: an optional "-", then
+ * digits with no leading zero (except "0" itself), nothing else (no "+", no spaces), and no
+ * overflow. Returns 0 and sets *v, or -EINVAL (reply RESP_ERR_NOT_INTEGER). */
+int resp_arg_to_int64(const struct resp_arg *arg, int64_t *v);
 
 /* ---- Reply output ---- */
 
