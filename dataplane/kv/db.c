@@ -136,7 +136,7 @@ int kv_keyspace_insert(struct kv_db *db, struct kv_obj *obj, int64_t expire_ms)
 	ASSERT(kv_table_find(&ks->table, kv_obj_key(obj), obj->key_len, hash) == NULL);
 	if (expire_ms >= 0 && vol_add(ks, db->arena, obj, expire_ms) != 0)
 		return -ENOMEM;
-	if (kv_table_insert(&ks->table, obj, hash) != 0) {
+	if (kv_table_insert(&ks->table, obj, hash, NULL) != 0) {
 		if (obj->vol_idx != KV_VOL_NONE)
 			vol_remove(ks, db->arena, obj);
 		return -ENOMEM;
@@ -313,12 +313,11 @@ static struct kv_obj *db_insert(struct kv_db *db, struct kv_ref *ref, const char
 		return NULL;
 	memcpy(o->data, key, len);
 	memcpy(kv_obj_val(o), val, val_len);
-	if (kv_table_insert(&db->ks.table, o, ref->hash) != 0) {
+	if (kv_table_insert(&db->ks.table, o, ref->hash, &ref->slot) != 0) {
 		kv_db_obj_free(db, o);
 		return NULL;
 	}
 	ref->obj = o;
-	ref->slot = NULL; /* the insert may have moved entries */
 	return o;
 }
 

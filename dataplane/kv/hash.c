@@ -9,10 +9,12 @@
 #define HASH_K1 0xbb67ae8584caa73bull
 #define HASH_K2 0x3c6ef372fe94f82bull
 
+/* The product folded to 64 bits, plus both operands: should one operand be zero, the other
+ * still reaches the result instead of being erased. */
 static inline uint64_t hash_mum(uint64_t a, uint64_t b)
 {
 	__uint128_t r = (__uint128_t)a * b;
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
+	return ((uint64_t)r ^ (uint64_t)(r >> 64)) ^ a ^ b;
 }
 
 /* Unaligned little-endian loads (the project runs on x86-64 and arm64, both little endian). */
@@ -33,8 +35,8 @@ static inline uint64_t hash_load32(const uint8_t *p)
 uint64_t kv_hash(uint64_t seed, const void *key, size_t len)
 {
 	const uint8_t *p = key;
-	/* Every multiply has a seeded operand on both sides: a key word that happens to equal a
-	 * public constant must not zero a product and erase the other operand. */
+	/* Key words enter every multiply xored with a seeded constant, so a client that does not
+	 * know the seed cannot pick words that cancel. */
 	const uint64_t k1 = seed ^ HASH_K1, k2 = seed ^ HASH_K2;
 	uint64_t state = hash_mum(seed ^ HASH_K0, HASH_K1 ^ (uint64_t)len);
 	uint64_t a, b;

@@ -92,7 +92,7 @@ void kv_db_stats_get(const struct kv_db *db, struct kv_db_stats *stats);
 
 /* ---- Single-key getters (for commands the lane module gathers across lanes) ---- */
 
-/* The value of key at now_ms: true and *val/*val_len (valid until the db next changes), or
+/* The value of key at now_ms: true and *val, *val_len (valid until the db next changes), or
  * false if the key is missing or expired. */
 bool kv_db_get(struct kv_db *db, const char *key, size_t len, int64_t now_ms,
 	       const char **val, size_t *val_len);
@@ -102,8 +102,8 @@ int64_t kv_db_expire_get(struct kv_db *db, const char *key, size_t len, int64_t 
 
 /* ---- Multi-lane helpers: KEYS, SCAN ---- */
 
-/* Appends every key matching the glob pattern (Redis's stringmatch: * ? [abc] [^a] [a-z]
- * and \x) that is not expired at now_ms to out as bulk strings; returns how many. The
+/* Appends every key matching the glob pattern (Redis's stringmatch: a star, ?, [abc], [^a],
+ * [a-z] and \x) that is not expired at now_ms to out as bulk strings; returns how many. The
  * caller writes the array header. */
 uint64_t kv_db_keys(struct kv_db *db, const char *pattern, size_t pattern_len, int64_t now_ms,
 		    struct resp_out *out);

@@ -96,8 +96,9 @@ uint64_t *kv_table_find(const struct kv_table *t, const void *key, size_t len, u
 	return slot;
 }
 
-/* Puts obj in the first free slot of its probe run; the caller made sure there is room. */
-static void tab_place(struct kv_tab *tab, struct kv_obj *obj, uint64_t hash)
+/* Puts obj in the first free slot of its probe run and returns the slot; the caller made
+ * sure there is room. */
+static uint64_t *tab_place(struct kv_tab *tab, struct kv_obj *obj, uint64_t hash)
 {
 	uint64_t addr = (uint64_t)(uintptr_t)obj;
 	ASSERT((addr & ~KV_SLOT_PTR_MASK) == 0 && addr > KV_SLOT_TOMB);
@@ -110,7 +111,7 @@ static void tab_place(struct kv_tab *tab, struct kv_obj *obj, uint64_t hash)
 				tab->used++;
 			tab->live++;
 			tab->slots[i] = (tab_tag(hash) << TAB_TAG_SHIFT) | addr;
-			return;
+			return &tab->slots[i];
 		}
 	}
 }
@@ -191,7 +192,7 @@ uint64_t kv_table_rehash_step(struct kv_table *t, uint64_t slots)
 	return visited;
 }
 
-int kv_table_insert(struct kv_table *t, struct kv_obj *obj, uint64_t hash)
+int kv_table_insert(struct kv_table *t, struct kv_obj *obj, uint64_t hash, uint64_t **slot)
 {
 	if (t->main.slots == NULL) {
 		if (!tab_alloc(&t->main, t->arena, KV_TABLE_BITS_MIN))
@@ -206,7 +207,9 @@ int kv_table_insert(struct kv_table *t, struct kv_obj *obj, uint64_t hash)
 	}
 	struct kv_tab *tab = t->rehashing ? &t->next : &t->main;
 	ASSERT(!t->rehashing || !tab_over_load(tab, tab->used + 1));
-	tab_place(tab, obj, hash);
+	uint64_t *s = tab_place(tab, obj, hash);
+	if (slot != NULL)
+		*slot = s;
 	return 0;
 }
 

@@ -93,8 +93,9 @@ static inline void kv_slot_replace(uint64_t *slot, struct kv_obj *obj)
 uint64_t *kv_table_find(const struct kv_table *t, const void *key, size_t len, uint64_t hash);
 
 /* Adds obj, whose key must not be in the table; hash = kv_table_hash() of its key.
- * Returns 0, or -ENOMEM if the table is full and could not grow. */
-int kv_table_insert(struct kv_table *t, struct kv_obj *obj, uint64_t hash);
+ * Returns 0 and the slot it went to in *slot (if slot is not NULL; valid as for
+ * kv_table_find()), or -ENOMEM if the table is full and could not grow. */
+int kv_table_insert(struct kv_table *t, struct kv_obj *obj, uint64_t hash, uint64_t **slot);
 
 /* Removes the entry in slot (from kv_table_find()). */
 void kv_table_remove(struct kv_table *t, uint64_t *slot);
