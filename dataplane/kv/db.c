@@ -312,7 +312,10 @@ static struct kv_obj *db_insert(struct kv_db *db, struct kv_ref *ref, const char
 	if (o == NULL)
 		return NULL;
 	memcpy(o->data, key, len);
-	memcpy(kv_obj_val(o), val, val_len);
+	if (val != NULL)
+		memcpy(kv_obj_val(o), val, val_len);
+	else
+		memset(kv_obj_val(o), 0, val_len);
 	if (kv_table_insert(&db->ks.table, o, ref->hash, &ref->slot) != 0) {
 		kv_db_obj_free(db, o);
 		return NULL;
@@ -334,7 +337,10 @@ struct kv_obj *kv_db_store(struct kv_db *db, struct kv_ref *ref, const char *key
 			return NULL;
 	}
 	o->val_len = (uint32_t)val_len;
-	memcpy(kv_obj_val(o), val, val_len);
+	if (val != NULL)
+		memcpy(kv_obj_val(o), val, val_len);
+	else
+		memset(kv_obj_val(o), 0, val_len);
 	o->gen = db->gen;
 	if (!keep_ttl && o->vol_idx != KV_VOL_NONE)
 		vol_remove(&db->ks, db->arena, o);

@@ -80,7 +80,8 @@ struct kv_obj *kv_db_find_write(struct kv_db *db, const char *key, size_t len, i
 				struct kv_ref *ref);
 
 /* ---- Changes (ref from the lookup just before) ---- */
-/* Sets the key's value, adding the key if ref->obj is NULL. keep_ttl keeps an existing TTL;
+/* Sets the key's value (val_len zero bytes if val is NULL), adding the key if ref->obj is
+ * NULL. keep_ttl keeps an existing TTL;
  * otherwise the key ends up without one. Returns the object, or NULL if memory is short
  * (the db is then unchanged). */
 struct kv_obj *kv_db_store(struct kv_db *db, struct kv_ref *ref, const char *key, size_t len,

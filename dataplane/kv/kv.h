@@ -129,6 +129,9 @@ int kv_scan_args_parse_or_reply(uint32_t argc, const struct resp_arg *argv, uint
 uint64_t kv_db_scan(struct kv_db *db, uint64_t cursor, const struct kv_scan_args *args,
 		    int64_t now_ms, struct resp_out *out, uint64_t *keys);
 
+/* Checks FLUSHALL / FLUSHDB's arguments ([ASYNC|SYNC]); false after writing Redis's error. */
+bool kv_flush_args_ok_or_reply(uint32_t argc, const struct resp_arg *argv, struct resp_out *out);
+
 /* Redis's glob matching (stringmatchlen), case-sensitive or not. */
 bool kv_match(const char *pattern, size_t pattern_len, const char *str, size_t str_len,
 	      bool nocase);
@@ -143,6 +146,8 @@ bool kv_match(const char *pattern, size_t pattern_len, const char *str, size_t s
 #define KV_CMD_NO_DB      (1u << 4)  /* kv_cmd_exec() with db = NULL: touches no keys */
 #define KV_CMD_INTERNAL   (1u << 5)  /* only in log records; clients get "unknown command" */
 #define KV_CMD_CONTAINER  (1u << 6)  /* has subcommands; look up argv[1] (kv_cmd_resolve) */
+
+#define KV_BIT(x) (1u << (x))
 
 /* Redis's command flags, as COMMAND reports them. */
 enum kv_redis_flag {
@@ -173,7 +178,7 @@ enum kv_key_flag {
  * range. */
 struct kv_key_spec {
 	const char *notes;
-	uint32_t flags;     /* 1 << enum kv_key_flag */
+	uint32_t flags;     /* KV_BIT(enum kv_key_flag) */
 	int16_t index;      /* begin_search index */
 	int16_t lastkey;    /* range: last key relative to the first (-1 = the last argument) */
 	int16_t keystep;
@@ -191,13 +196,12 @@ typedef int (*kv_prepare_fn)(uint32_t argc, const struct resp_arg *argv, int64_t
 struct kv_cmd {
 	const char *name;            /* lower case; a subcommand's own name ("get") */
 	const char *fullname;        /* "get", "config|get" */
-	const struct kv_cmd *parent; /* for subcommands */
 	const struct kv_cmd *subs;   /* subcommands (KV_CMD_CONTAINER) */
 	uint16_t subs_count;
 	int16_t arity;               /* Redis's: n exactly, or -n for at least n */
 	uint32_t kind;               /* KV_CMD_* */
-	uint32_t flags;              /* 1 << enum kv_redis_flag */
-	uint32_t acl;                /* 1 << enum kv_acl_cat */
+	uint32_t flags;              /* KV_BIT(enum kv_redis_flag) */
+	uint32_t acl;                /* KV_BIT(enum kv_acl_cat) */
 	int16_t key_first, key_last, key_step; /* legacy key positions (0 0 0: no keys) */
 	uint16_t log_id;             /* the id in encoded commands, 0 if never logged */
 	const char *const *tips;     /* NULL-terminated, or NULL */
