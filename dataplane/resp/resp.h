@@ -23,6 +23,13 @@
 #define RESP_INLINE_BYTES_MAX (64u * 1024)                  /* PROTO_INLINE_MAX_SIZE */
 #define RESP_QUERY_BYTES_MAX_DEFAULT (1024ull * 1024 * 1024) /* client-query-buffer-limit */
 
+/* Test hook for the module's allocations. Zero (the default) never fails; when armed,
+ * allocs_left more allocations succeed and every later one fails, as on a full heap. */
+struct resp_alloc_fault {
+	bool armed;
+	uint32_t allocs_left;
+};
+
 /* ---- Request parsing ---- */
 
 struct resp_limits {
@@ -55,9 +62,7 @@ struct resp_argv {
 	/* Bytes the parser has looked at, over all commands: searched for a line end, checked,
 	 * or walked again to fill argv. Statistics, and the tests' proof of linear work. */
 	uint64_t bytes_examined;
-	/* Test hook, as in resp_chunk_pool: < 0 never fails; n >= 0 lets n more allocations
-	 * succeed and fails the rest. */
-	int64_t fail_after_allocs;
+	struct resp_alloc_fault fault; /* test hook, as in resp_chunk_pool */
 };
 
 /* Progress through a command that has not fully arrived. All zero = at a command boundary,
@@ -147,9 +152,7 @@ struct resp_chunk_pool {
 	uint32_t free_max;      /* chunks kept for reuse; the rest are freed */
 	uint64_t chunks_out;    /* chunks handed out and not yet returned */
 	uint64_t allocs;        /* chunks obtained from malloc (a free-list hit is not one) */
-	/* Test hook: < 0 (the default) never fails; n >= 0 lets the next n mallocs succeed and
-	 * fails every one after them, as a full heap would. */
-	int64_t fail_after_allocs;
+	struct resp_alloc_fault fault; /* test hook: make mallocs fail */
 };
 
 /* The pending output of one connection (or one reply being built). Zero-initialised plus a
@@ -205,6 +208,8 @@ void resp_add_bulk_str(struct resp_out *out, const char *str);
 void resp_add_bulk_int(struct resp_out *out, int64_t v);               /* integer as a bulk */
 void resp_add_null(struct resp_out *out);                 /* RESP2 $-1, RESP3 _ */
 void resp_add_null_array(struct resp_out *out);           /* RESP2 *-1, RESP3 _ */
+/* An aggregate whose count is known only at the end (KEYS, SCAN): write the elements into a
+ * scratch resp_out on the same pool, then the header into the real one, then splice. */
 void resp_add_array(struct resp_out *out, uint64_t n);    /* *n */
 void resp_add_map(struct resp_out *out, uint64_t n);      /* RESP3 %n, RESP2 *2n */
 void resp_add_set(struct resp_out *out, uint64_t n);      /* RESP3 ~n, RESP2 *n */
