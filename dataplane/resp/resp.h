@@ -66,10 +66,12 @@ struct resp_argv {
 };
 
 /* Progress through a command that has not fully arrived. All zero = at a command boundary,
- * which is the state of every idle connection. */
+ * which is the state of every idle connection. It holds offsets from the command's first
+ * byte, never pointers, so the caller may move the waiting bytes (grow or compact its buffer)
+ * between calls as long as buf[0] is still that first byte. */
 struct resp_parse_state {
-	uint64_t scanned_bytes; /* bytes of the current command already checked */
-	uint64_t bulk_len;      /* length of the bulk argument being read, if any */
+	uint64_t scanned_bytes; /* where the scan resumes (or where the bulk data starts) */
+	uint64_t bulk_len;      /* the bulk argument's length, or where its "$" line starts */
 	uint32_t args_left;     /* arguments of the multibulk still to come */
 	uint32_t args_done;     /* arguments already scanned */
 	uint8_t phase;          /* private to the parser */
@@ -88,7 +90,7 @@ enum resp_parse_status {
  * argv->inline_buf for inline commands) and state is back to zero. On ERROR, *err is the
  * error message without "-" and "\r\n" (e.g. "ERR Protocol error: invalid bulk length"),
  * state is back to zero, and the connection must be closed after the reply: the stream
- * cannot be resynchronised.
+ * cannot be resynchronised. *err stays valid until the next call with the same argv.
  *
  * The rules are Redis 7.0's (networking.c), with its error texts, except where noted:
  * - "*<n>\r\n" then n times "$<len>\r\n<len bytes>\r\n". Numbers follow string2ll (no
