@@ -149,7 +149,8 @@ static void sim_image_write(struct sim_image *im, uint64_t off, const void *buf,
 {
 	if (off + len > im->size)
 		sim_image_resize(im, off + len);
-	memcpy(im->bytes + off, buf, len);
+	if (len)
+		memcpy(im->bytes + off, buf, len);
 }
 
 static void sim_image_free(struct sim_image *im)
@@ -844,7 +845,8 @@ void sim_disk_crash(struct sim_disk *d)
 		}
 		sim_inode_sync(in, UINT64_MAX, true);
 		sim_image_resize(&in->vis, in->dur.size);
-		memcpy(in->vis.bytes, in->dur.bytes, in->dur.size);
+		if (in->dur.size)
+			memcpy(in->vis.bytes, in->dur.bytes, in->dur.size);
 	}
 	d->st.crashes++;
 }

@@ -116,6 +116,8 @@ static inline int fx_open(struct fx *f)
 		log_destroy(f->log);
 		f->log = NULL;
 	} else {
+		/* Let the open's own I/O (the first BASE record, the next segment) settle. */
+		sim_disk_run(f->disk);
 		f->durable = log_durable_index(f->log);
 	}
 	return f->open_err;
