@@ -48,6 +48,9 @@ struct log_rc_end {
 	uint64_t first_index, last_index;
 	uint64_t bytes;         /* extent of the written data after it */
 	char path[LOG_PATH_MAX];
+	bool bad_set;           /* where the first damaged bytes are, if not at the end */
+	uint64_t bad_off;
+	char bad_path[LOG_PATH_MAX];
 };
 
 struct log_recover {
@@ -75,7 +78,6 @@ struct log_recover {
 	uint64_t buf_off;
 	uint32_t buf_len;
 	uint64_t pos;
-	uint64_t seg_junk_from;   /* where the junk in this segment starts (tail mode) */
 	enum log_rc_mode mode;
 	bool started;             /* the log's history has begun */
 	bool reset;               /* the history is dropped for the snapshot: start with RESET */
@@ -245,14 +247,30 @@ static void log_rc_leftover(struct log_recover *rc, const struct log_record *rec
 	}
 }
 
+/* Notes the first damaged bytes at or after the end. */
+static void log_rc_junk(struct log_recover *rc)
+{
+	struct log_rc_end *e = &rc->end;
+	e->junk = true;
+	if (e->bad_set)
+		return;
+	e->bad_set = true;
+	e->bad_off = rc->pos;
+	snprintf(e->bad_path, sizeof(e->bad_path), "%s", rc->seg->path);
+}
+
 static bool log_rc_end_is_corrupt(struct log *log)
 {
 	struct log_rc_end *e = &log->rc->end;
 	if (!e->set || e->max_dpos <= log_rc_end_pos(e))
 		return false;
-	log_rc_corrupt(log, e->path, e->off, log->last_index + 1,
-		       "%s record, and records written after it was durable follow",
-		       e->junk ? "damaged" : "missing");
+	if (e->bad_set)
+		log_rc_corrupt(log, e->bad_path, e->bad_off, log->last_index + 1,
+			       "damaged record; records written after it was durable follow");
+	else
+		log_rc_corrupt(log, e->path, e->off, log->last_index + 1,
+			       "entries are missing after this point; records written after "
+			       "they were durable follow");
 	return true;
 }
 
@@ -269,7 +287,6 @@ static bool log_rc_base(struct log *log, const struct log_record *rec)
 		if (log_rc_end_is_corrupt(log))
 			return false;
 		rc->mode = RC_TAIL;
-		rc->seg_junk_from = rc->pos;
 		return true;
 	}
 	if (starts && rc->end.set) {
@@ -322,8 +339,7 @@ static void log_rc_stop(struct log *log, enum log_record_status st)
 		snprintf(rc->end.path, sizeof(rc->end.path), "%s", rc->seg->path);
 	}
 	if (st != LOG_RECORD_ZERO)
-		rc->end.junk = true;
-	rc->seg_junk_from = rc->pos;
+		log_rc_junk(rc);
 	rc->mode = RC_TAIL;
 }
 
@@ -337,7 +353,6 @@ static void log_rc_tail(struct log *log, const uint8_t *p, uint32_t avail)
 		rc->pos += LOG_RECORD_ALIGN_BYTES;
 		return;
 	}
-	rc->end.junk = true;
 	struct log_record rec;
 	if (log_record_decode_header(p, avail, &rec) == LOG_RECORD_OK) {
 		log_rc_leftover(rc, &rec);
@@ -346,6 +361,7 @@ static void log_rc_tail(struct log *log, const uint8_t *p, uint32_t avail)
 		rc->pos = next;
 		return;
 	}
+	log_rc_junk(rc);
 	rc->end.bytes += LOG_RECORD_ALIGN_BYTES;
 	rc->pos += LOG_RECORD_ALIGN_BYTES;
 }

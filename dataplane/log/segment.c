@@ -441,6 +441,9 @@ void log_prealloc_retry(struct log *log)
 void log_switch_request(struct log *log, uint8_t kind, uint64_t index, uint64_t epoch)
 {
 	ASSERT(log->open_wb == NULL);
+	/* Dead segments wait for the new BASE to be durable, not for an older one. */
+	if (!list_empty(&log->dead))
+		log->dead_clear_pos = UINT64_MAX;
 	log->switch_pending = true;
 	log->switch_kind = kind;
 	log->switch_index = index;

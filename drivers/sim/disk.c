@@ -937,6 +937,20 @@ bool sim_disk_exists(const struct sim_disk *d, const char *path)
 	return sim_vis_ino(d, path) >= 0 || sim_dir_exists(d, path);
 }
 
+int sim_disk_remove(struct sim_disk *d, const char *path)
+{
+	int32_t v = sim_name_find(d->vnames, d->nvnames, path);
+	if (v < 0)
+		return -ENOENT;
+	int32_t ino = d->vnames[v].ino;
+	sim_name_del(d->vnames, &d->nvnames, (uint32_t)v);
+	int32_t n = sim_name_find(d->dnames, d->ndnames, path);
+	if (n >= 0)
+		sim_name_del(d->dnames, &d->ndnames, (uint32_t)n);
+	sim_inode_maybe_free(d, ino);
+	return 0;
+}
+
 int sim_disk_mkdir(struct sim_disk *d, const char *path)
 {
 	if (sim_disk_exists(d, path))

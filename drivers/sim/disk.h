@@ -85,6 +85,8 @@ int sim_disk_file_read(const struct sim_disk *d, const char *path, uint64_t off,
 int sim_disk_file_write(struct sim_disk *d, const char *path, uint64_t off, const void *buf,
 			size_t len);
 bool sim_disk_exists(const struct sim_disk *d, const char *path);
+/* Removes a file durably. 0 or -ENOENT. */
+int sim_disk_remove(struct sim_disk *d, const char *path);
 /* Makes a directory (durable at once). 0, -EEXIST or -ENOENT (no parent). */
 int sim_disk_mkdir(struct sim_disk *d, const char *path);
 
