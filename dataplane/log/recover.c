@@ -185,7 +185,10 @@ static void log_rc_snapshot_checked(struct log *log)
 	rc->rep.snapshot_index = info.index;
 	rc->rep.snapshot_epoch = info.epoch;
 	rc->rep.snapshot_bytes = info.bytes;
-	log_rc_step(log, rc->unlink_count ? RC_UNLINK : RC_SEG_OPEN);
+	if (rc->unlink_count)
+		log_rc_step(log, RC_UNLINK);
+	else
+		log_rc_next_segment(log);
 }
 
 /* ---- Step 3 and 4: scanning segments ---- */
