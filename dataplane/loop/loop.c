@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <rte_ring.h>
@@ -28,6 +29,13 @@ struct loop_msg {
 	void *arg;
 };
 
+/* A posted message waiting for room in its target's ring. */
+struct loop_backlog_msg {
+	struct list_node node;
+	struct loop *to;
+	struct loop_msg msg;
+};
+
 struct loop {
 	struct io_uring ring;
 	struct rte_ring *msgs;
@@ -35,11 +43,13 @@ struct loop {
 	uint64_t last_busy_ns;
 	struct list_node pollers;
 	struct list_node flushers;
+	struct list_node backlog;   /* struct loop_backlog_msg, oldest first */
 	struct loop_timer **timers; /* min-heap on due_ns, 1-based */
 	uint32_t timers_count;
 	uint32_t timers_cap;
 	struct loop_config cfg;
 	struct loop_stats stats;
+	bool ring_enabled;
 	/* Cross-thread fields on their own cache line. */
 	CACHE_ALIGNED atomic_bool sleeping;
 	atomic_bool stop_requested;
@@ -49,6 +59,7 @@ struct loop {
 };
 
 static void loop_wake_arm(struct loop *loop);
+static void loop_ring_enable(struct loop *loop);
 
 static void loop_wake_cb(struct loop *loop, struct loop_uring_op *op,
 			 const struct io_uring_cqe *cqe)
@@ -74,6 +85,9 @@ static int loop_uring_init(struct loop *loop)
 	 * DEFER_TASKRUN: completions are posted only when this thread asks for events, once
 	 * per turn, instead of interrupting it at arbitrary times. */
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+	/* R_DISABLED: the loop is built on the main thread but runs on its own; the ring's one
+	 * issuer becomes the thread that enables it, at the loop's first turn. */
+	p.flags |= IORING_SETUP_R_DISABLED;
 	/* Room for many multishot completions per turn without overflowing the CQ. */
 	p.flags |= IORING_SETUP_CQSIZE;
 	p.cq_entries = loop->cfg.uring_entries * 4;
@@ -120,6 +134,7 @@ struct loop *loop_create(const struct loop_config *cfg)
 	ASSERT(IS_POW2(loop->cfg.msg_ring_slots));
 	list_init(&loop->pollers);
 	list_init(&loop->flushers);
+	list_init(&loop->backlog);
 	loop->wake_fd = -1;
 	loop->timers_cap = LOOP_TIMERS_INITIAL;
 	loop->timers = calloc(loop->timers_cap + 1, sizeof(*loop->timers));
@@ -147,6 +162,9 @@ void loop_destroy(struct loop *loop)
 {
 	if (loop == NULL)
 		return;
+	struct list_node *n;
+	while ((n = list_pop_front(&loop->backlog)) != NULL)
+		free(list_entry(n, struct loop_backlog_msg, node));
 	io_uring_queue_exit(&loop->ring);
 	if (loop->wake_fd >= 0)
 		close(loop->wake_fd);
@@ -246,6 +264,33 @@ int loop_msg_send(struct loop *to, loop_msg_fn fn, void *arg)
 		(void)w;
 	}
 	return 0;
+}
+
+void loop_msg_post(struct loop *from, struct loop *to, loop_msg_fn fn, void *arg)
+{
+	if (list_empty(&from->backlog) && loop_msg_send(to, fn, arg) == 0)
+		return;
+	struct loop_backlog_msg *m = malloc(sizeof(*m));
+	ASSERT_MSG(m != NULL, "loop %u: out of memory queueing a message", from->cfg.id);
+	m->to = to;
+	m->msg.fn = fn;
+	m->msg.arg = arg;
+	list_push_back(&from->backlog, &m->node);
+	from->stats.msgs_backlogged++;
+}
+
+static int loop_backlog_run(struct loop *loop)
+{
+	int sent = 0;
+	while (!list_empty(&loop->backlog)) {
+		struct loop_backlog_msg *m = list_entry(loop->backlog.next, struct loop_backlog_msg, node);
+		if (loop_msg_send(m->to, m->msg.fn, m->msg.arg) != 0)
+			break;
+		list_unlink(&m->node);
+		free(m);
+		sent++;
+	}
+	return sent;
 }
 
 static int loop_msgs_run(struct loop *loop)
@@ -350,6 +395,8 @@ struct io_uring_sqe *loop_sqe_get(struct loop *loop, struct loop_uring_op *op)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
 	if (sqe == NULL) {
+		if (unlikely(!loop->ring_enabled))
+			loop_ring_enable(loop);
 		int rc = io_uring_submit(&loop->ring);
 		ASSERT_MSG(rc >= 0, "loop %u: io_uring submit failed: %s", loop->cfg.id, strerror(-rc));
 		sqe = io_uring_get_sqe(&loop->ring);
@@ -390,11 +437,24 @@ static void loop_submit(struct loop *loop)
 
 /* ---- The turn ---- */
 
+/* liburing 2.3 declares io_uring_enable_rings() but its library does not export it, so the
+ * registration is made directly. */
+static void loop_ring_enable(struct loop *loop)
+{
+	long rc = syscall(__NR_io_uring_register, loop->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+			  NULL, 0);
+	ASSERT_MSG(rc == 0, "loop %u: cannot enable io_uring: %s", loop->cfg.id, strerror(errno));
+	loop->ring_enabled = true;
+}
+
 int loop_run_once(struct loop *loop)
 {
+	if (unlikely(!loop->ring_enabled))
+		loop_ring_enable(loop);
 	uint64_t start = time_mono_ns();
 	loop->now_ns = start;
-	int work = loop_msgs_run(loop);
+	int work = loop_backlog_run(loop);
+	work += loop_msgs_run(loop);
 	work += loop_cqes_run(loop);
 	work += loop_pollers_run(&loop->pollers);
 	work += loop_timers_run(loop);
@@ -428,6 +488,8 @@ static void loop_idle_sleep(struct loop *loop)
 	uint64_t ns = loop_sleep_budget_ns(loop);
 	if (ns == 0)
 		return;
+	if (!list_empty(&loop->backlog))
+		return; /* posted messages wait for room in another loop's ring: keep trying */
 	atomic_store(&loop->sleeping, true);
 	if (rte_ring_count(loop->msgs) > 0 || atomic_load(&loop->stop_requested)) {
 		atomic_store(&loop->sleeping, false);

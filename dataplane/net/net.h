@@ -140,6 +140,8 @@ void net_conn_addrs(const struct net_conn *c, char *peer, size_t peer_len, char 
 uint64_t net_conn_output_bytes(const struct net_conn *c);
 uint32_t net_conn_pending_count(const struct net_conn *c);
 const char *net_conn_last_command(const struct net_conn *c);
+/* name must be static (a command table entry's). */
+void net_conn_last_command_set(struct net_conn *c, const char *name);
 /* Marks the connection to close once the replies queued so far have been sent. */
 void net_conn_close_after_reply(struct net_conn *c);
 

@@ -947,6 +947,11 @@ const char *net_conn_last_command(const struct net_conn *c)
 	return c->last_command ? c->last_command : "NULL";
 }
 
+void net_conn_last_command_set(struct net_conn *c, const char *name)
+{
+	c->last_command = name;
+}
+
 void net_conn_close_after_reply(struct net_conn *c)
 {
 	c->flags |= NET_CONN_CLOSE_AFTER_REPLY;
