@@ -3,6 +3,8 @@
  * unknown command or subcommand and a wrong number of arguments, and key positions. */
 #include "kv_test.h"
 
+#include <errno.h>
+
 #include "kv/cmds.h"
 
 struct fixture {
@@ -159,6 +161,32 @@ static void test_cmd_keys(void **state)
 	assert_int_equal(kv_cmd_keys(kv_cmd_lookup("set", 3), 5, pos, 8), 1);
 }
 
+/* An argument longer than a string may be (the parser's limit is configurable) is refused
+ * before it reaches a handler, in exec and in prepare. */
+static void test_cmd_oversized_argument(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_init(&f);
+	struct kv_db *db = kv_db_create(0);
+	char small[8] = "x";
+	struct resp_arg a[3] = { { "SET", 3 }, { "k", 1 }, { small, KV_STRING_BYTES_MAX + 1 } };
+	kv_cmd_exec(kv_cmd_lookup("set", 3), db, 3, a, 0, &f.out);
+	OUT_EXPECT(&f.out, "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+	struct kv_enc enc = { 0 };
+	assert_int_equal(kv_cmd_prepare(kv_cmd_lookup("set", 3), 3, a, 0, &enc, &f.out), -EINVAL);
+	OUT_EXPECT(&f.out, "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+	assert_int_equal(enc.len, 0);
+	a[1].len = KV_STRING_BYTES_MAX + 1;
+	a[2].len = 1;
+	kv_cmd_exec(kv_cmd_lookup("set", 3), db, 3, a, 0, &f.out);
+	OUT_EXPECT(&f.out, "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+	assert_int_equal(kv_db_size(db), 0);
+	kv_enc_free(&enc);
+	kv_db_destroy(db);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_cmd_table_consistent),
 		cmocka_unit_test(test_cmd_resolve_errors),
 		cmocka_unit_test(test_cmd_keys),
+		cmocka_unit_test(test_cmd_oversized_argument),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
