@@ -247,6 +247,34 @@ static void test_snap_abandoned(void **state)
 	free(s.buf);
 }
 
+/* A snapshot that fails (as when memory runs out) drops what it holds, wants nothing more,
+ * and reports the error; the db goes on unharmed. */
+static void test_snap_failed(void **state)
+{
+	(void)state;
+	struct kv_db *db = kv_db_create(0);
+	fill(db, 300, 4);
+	struct kv_snapshot *snap = kv_snapshot_begin(db);
+	uint8_t buf[50];
+	kv_snapshot_next(snap, buf, sizeof(buf));
+	struct kv_ref ref;
+	kv_db_find_write(db, "key:2", 5, NOW, &ref);
+	kv_db_delete(db, &ref); /* handed to the snapshot */
+	kv_snapshot_fail(snap, -ENOMEM);
+	assert_int_equal(kv_snapshot_error(snap), -ENOMEM);
+	assert_true(kv_snapshot_done(snap));
+	assert_int_equal(kv_snapshot_next(snap, buf, sizeof(buf)), 0);
+	kv_db_find_write(db, "key:3", 5, NOW, &ref);
+	kv_db_delete(db, &ref); /* freed at once now */
+	put(db, "key:4", 5, "changed", 7, -1);
+	kv_db_flush(db);
+	kv_snapshot_end(snap);
+	while (kv_db_work(db, 1000) > 0)
+		;
+	assert_int_equal(kv_db_size(db), 0);
+	kv_db_destroy(db);
+}
+
 static int load_err(const uint8_t *buf, size_t len)
 {
 	int err = 0;
@@ -322,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_snap_round_trip_any_buffer),
 		cmocka_unit_test(test_snap_consistent_under_changes),
 		cmocka_unit_test(test_snap_abandoned),
+		cmocka_unit_test(test_snap_failed),
 		cmocka_unit_test(test_snap_corrupt_streams),
 		cmocka_unit_test(test_snap_duplicate_and_count),
 	};
