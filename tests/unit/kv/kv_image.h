@@ -52,7 +52,8 @@ static inline struct image image_take(const struct kv_db *db)
 	struct image img = { .db = db };
 	uint64_t pos = 0;
 	kv_table_walk(&db->ks.table, &pos, UINT64_MAX, image_visit, &img);
-	qsort(img.e, img.n, sizeof(*img.e), image_cmp);
+	if (img.n > 0)
+		qsort(img.e, img.n, sizeof(*img.e), image_cmp);
 	return img;
 }
 
