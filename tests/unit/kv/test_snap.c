@@ -221,6 +221,45 @@ static void test_snap_consistent_under_changes(void **state)
 	run_consistency(6, 4096, 200, 1); /* a flush before much was written */
 }
 
+/* The table grows several times and then shrinks while the snapshot walks it. */
+static void test_snap_while_table_resizes(void **state)
+{
+	(void)state;
+	struct kv_db *db = kv_db_create(0);
+	fill(db, 2000, 8);
+	struct image want = image_take(db);
+	struct kv_snapshot *snap = kv_snapshot_begin(db);
+	struct stream s = { 0 };
+	uint8_t bits_begin = db->ks.table.main.bits, bits_max = bits_begin;
+	int next = 0, oldest = 0, steps = 0;
+	char key[32];
+	while (!snap_step(snap, &s, 64)) {
+		steps++;
+		for (int i = 0; i < 40 && steps < 400; i++) {
+			int n = snprintf(key, sizeof(key), "new:%d", next++);
+			put(db, key, (size_t)n, "x", 1, -1);
+		}
+		for (int i = 0; i < 200 && steps >= 400 && oldest < next; i++) {
+			int n = snprintf(key, sizeof(key), "new:%d", oldest++);
+			struct kv_ref ref;
+			kv_db_find_write(db, key, (size_t)n, NOW, &ref);
+			kv_db_delete(db, &ref);
+		}
+		bits_max = (uint8_t)MAX(bits_max, db->ks.table.main.bits);
+	}
+	assert_true(bits_max >= bits_begin + 2);
+	assert_true(db->ks.table.main.bits < bits_max);
+	kv_snapshot_end(snap);
+	struct kv_db *copy = load_ok(&s);
+	struct image got = image_take(copy);
+	image_expect_equal(&want, &got);
+	image_free(&got);
+	image_free(&want);
+	kv_db_destroy(copy);
+	kv_db_destroy(db);
+	free(s.buf);
+}
+
 /* A snapshot ended early, and a second one on the same db, both leave the db intact. */
 static void test_snap_abandoned(void **state)
 {
@@ -349,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_snap_empty_db),
 		cmocka_unit_test(test_snap_round_trip_any_buffer),
 		cmocka_unit_test(test_snap_consistent_under_changes),
+		cmocka_unit_test(test_snap_while_table_resizes),
 		cmocka_unit_test(test_snap_abandoned),
 		cmocka_unit_test(test_snap_failed),
 		cmocka_unit_test(test_snap_corrupt_streams),
