@@ -131,7 +131,10 @@ static void tx_frame_fill(struct dpdk_xport *dx, struct rte_mbuf *m, const struc
 		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
 		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	} else {
-		frame_udp_csum_set(buf, frame_len);
+		/* DPDK's sum is word-at-a-time; frame_udp_csum_set() is the portable reference. */
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(buf + FRAME_ETH_BYTES);
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(buf + FRAME_ETH_BYTES + FRAME_IP4_BYTES);
+		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
 	}
 }
 

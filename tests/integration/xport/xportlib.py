@@ -62,6 +62,8 @@ class Node:
             cmd = ["ip", "netns", "exec", "spn-%d" % n, PEER] + eal + ["--"] + args
         else:
             cmd = [PEER, "--"] + args
+            if cpu is not None:
+                cmd = ["taskset", "-c", str(cpu)] + cmd
         self.timeout_s = timeout_s
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=dict(os.environ, **(env or {})), text=True)
