@@ -34,14 +34,16 @@ static int udp_config_fill(struct udp_xport_config *c)
 	    c->port_base == 0 || (uint32_t)c->port_base + c->lanes > UINT16_MAX + 1u ||
 	    c->peers_count > XPORT_NODES_MAX || c->self_ip == 0)
 		return -EINVAL;
-	/* Room for two largest messages: one being reassembled while the next arrives. */
+	/* Reassembly holds two largest messages (one completing while the next arrives, on
+	 * different lanes), and the ring keeps UDP_RX_BUFFERS_MIN more for the kernel to fill
+	 * while they wait. */
 	uint32_t frags = frame_frag_count(FRAME_MSG_BYTES_MAX, frame_stride_bytes(c->mtu));
+	if (c->reasm.frames_max == 0)
+		c->reasm.frames_max = MAX(UDP_RX_BUFFERS_MIN, 2 * frags);
 	if (c->rx_buffers == 0)
-		c->rx_buffers = pow2_at_least(MAX(UDP_RX_BUFFERS_MIN, 2 * frags));
+		c->rx_buffers = pow2_at_least(c->reasm.frames_max + UDP_RX_BUFFERS_MIN);
 	if (c->tx_slots == 0)
 		c->tx_slots = MAX(UDP_TX_SLOTS_MIN, 2 * frags);
-	if (c->reasm.frames_max == 0)
-		c->reasm.frames_max = c->rx_buffers / 2;
 	/* Buffer ids are 16 bits and the ring holds at most 32768 entries. */
 	if (!IS_POW2(c->rx_buffers) || c->rx_buffers > 32768 || c->tx_slots < frags ||
 	    c->reasm.frames_max >= c->rx_buffers)

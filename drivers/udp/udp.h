@@ -49,11 +49,12 @@ struct udp_xport_config {
 	uint16_t loop_index;         /* this transport's loop */
 	const uint16_t *lane_loop;   /* lane -> the loop that owns it; NULL: lane % loops */
 	uint32_t mtu;                /* IP MTU (65535 on loopback is fine); 0 = FRAME_MTU_DEFAULT */
-	uint32_t rx_buffers;         /* provided buffers, a power of two; 0 = enough for two
-				      * largest messages in reassembly, at least UDP_RX_BUFFERS_MIN */
+	uint32_t rx_buffers;         /* provided buffers, a power of two above the frames held
+				      * in reassembly; 0 = those + UDP_RX_BUFFERS_MIN */
 	uint32_t tx_slots;           /* datagrams queued or in flight; 0 = two largest messages */
 	uint32_t sock_buf_bytes;     /* SO_RCVBUF and SO_SNDBUF; 0 = leave the kernel's */
-	struct frame_reasm_config reasm; /* zeros take the defaults (frames: rx_buffers / 2) */
+	struct frame_reasm_config reasm; /* zeros take the defaults (frames: two largest
+					  * messages, at least UDP_RX_BUFFERS_MIN) */
 	uint64_t fault_seed;         /* test builds: seeds the fault hooks */
 	uint16_t peers_count;
 	struct udp_peer peers[XPORT_NODES_MAX];

@@ -55,7 +55,7 @@ class DpdkTransport(unittest.TestCase):
                                           "--window", 64, "--window-bytes", 4500000] + LOSSLESS)
         s, r = send.result(), recv.result()
         self.assertEqual(s["sent"], count)
-        self.assertEqual(r["received"], count)
+        self.assertEqual(r["received"], count, r["loops"])
         self.assertEqual(r["bytes"], 3 * sum(SIZES))
         self.assertClean(r)
         self.assertEqual(xsum(r, "rx_drop_reassembly"), 0)
