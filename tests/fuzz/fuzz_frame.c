@@ -18,6 +18,7 @@
 #include "base/crc.h"
 #include "frame/frame.h"
 #include "frame/reasm.h"
+#include "fuzz.h"
 
 #define FUZZ_CLUSTER 0x53504e31u
 #define FUZZ_SELF 0
@@ -26,8 +27,6 @@
 #define FUZZ_SELF_IP 0x0a630001u
 #define FUZZ_RECORD_HDR_BYTES 3
 #define FUZZ_TICK_NS 1000000ull
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct frame_filter fuzz_filter = {
 	.cluster_id = FUZZ_CLUSTER, .self_node = FUZZ_SELF, .lanes = FUZZ_LANES,
