@@ -54,6 +54,8 @@ struct xport_ops {
 	 * delay of outgoing frames from a text spec (drivers/frame/fault.h). Returns 0, -EINVAL
 	 * for a bad spec, or -ENOTSUP in builds without the hooks. On the transport's loop. */
 	int (*faults_set)(struct xport *x, const char *spec);
+	/* On the transport's loop. drivers/udp frees itself only once the loop has handed back
+	 * the operations it had in flight: keep the loop turning a few turns afterwards. */
 	void (*destroy)(struct xport *x);
 };
 
