@@ -53,13 +53,15 @@ class Node:
         for p in peers:
             args += ["--peer", "%d=%s" % (p, node_ip(driver, p))]
         args += [str(a) for a in extra]
+        self.runtime_dir = None
         if driver == "dpdk":
             cpu = (n - 1) % 2 if cpu is None else cpu
             lcores = ",".join("%d@%d" % (i, cpu) for i in range(loops))
             eal = ["--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
-                   "--log-level=lib.eal:error", "--file-prefix", "spx-%d-%d" % (n, os.getpid()),
+                   "--log-level=lib.eal:error", "--file-prefix", self.prefix(n),
                    "--lcores", lcores, "--vdev=net_af_packet0,iface=spn%d,%s" % (n, AFP)]
             cmd = ["ip", "netns", "exec", "spn-%d" % n, PEER] + eal + ["--"] + args
+            self.runtime_dir = "/var/run/dpdk/" + self.prefix(n)
         else:
             cmd = [PEER, "--"] + args
             if cpu is not None:
@@ -67,6 +69,18 @@ class Node:
         self.timeout_s = timeout_s
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=dict(os.environ, **(env or {})), text=True)
+
+    @staticmethod
+    def prefix(n):
+        return "spx-%d-%d" % (n, os.getpid())
+
+    def cleanup(self):
+        """--no-shconf leaves only an empty EAL runtime directory; remove it."""
+        if self.runtime_dir:
+            try:
+                os.rmdir(self.runtime_dir)
+            except OSError:
+                pass
 
     def wait_ready(self, timeout_s=20):
         """Waits for the node's "ready" line: its transport is up and its loops run."""
@@ -89,9 +103,11 @@ class Node:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out, err = self.proc.communicate()
+            self.cleanup()
             raise AssertionError("node %d ran past %ds:\n%s" % (self.n, self.timeout_s, err[-3000:]))
         if self.proc.returncode != 0 or not out.strip():
             raise AssertionError("node %d exited %d:\n%s" % (self.n, self.proc.returncode, err[-3000:]))
+        self.cleanup()
         r = json.loads(out.strip().splitlines()[-1])
         r["stderr"] = err
         return r
@@ -100,6 +116,7 @@ class Node:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate()
+        self.cleanup()
 
 
 def xsum(report, key):
