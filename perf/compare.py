@@ -1,0 +1,842 @@
+#!/usr/bin/python3
+"""The comparison matrix: spindle against what a user would pick instead, in one run.
+
+Starts each target in turn on a loopback port in 17000-17999, runs the same workloads
+against it with spindle-bench, stops it, and writes:
+
+  OUT/report.md     machine, command, markdown tables (throughput, latency percentiles,
+                    ratio to each Redis mode; open-loop sweep; connection scaling)
+  OUT/results.json  the same figures for machines
+  OUT/plot.png      throughput against p99 latency (open-loop sweep), latency by percentile,
+                    memory per connection and p99 against connection count
+  OUT/runs/*.json   every spindle-bench result, with its full latency histogram
+
+The targets are one table (TARGETS below): a name, how to tell whether it can run here, how to
+start it, and what to add to the load generator's command line. Adding a spindle mode is one
+entry. Nothing is pinned to cores unless --server-cpus/--bench-cpus say so.
+
+Usage: perf/compare.py [--quick] [--build DIR] [--out DIR] [--targets a,b] [--no-scaling]
+"""
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PORT_FIRST, PORT_LAST = 17000, 17999
+START_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 10
+ACTIVE_CONNS = 50             # connections that carry load in every run
+SCALING_CONNS = [100, 1000, 5000, 10000, 19000]
+REDIS_MAXCLIENTS = 19900      # Redis wants maxclients + 32 descriptors; the hard limit is 20000
+SWEEP_FRACTIONS = [0.25, 0.5, 0.75, 0.9]   # of the closed-loop SET throughput
+REDIS_MODES = ["redis", "redis-aof-always", "redis-repl2-wait"]
+
+
+def log(msg):
+    print("compare: " + msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ports, processes and readiness
+
+def port_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def ports_pick(base, count):
+    """count free ports from base upward, within the project's loopback range."""
+    ports, p = [], base
+    while len(ports) < count:
+        if p > PORT_LAST:
+            raise RuntimeError("no free ports left in %d-%d" % (PORT_FIRST, PORT_LAST))
+        if port_free(p):
+            ports.append(p)
+        p += 1
+    return ports
+
+
+def resp_ping(port, timeout_s=1.0):
+    """True if a RESP server on port answers PING with +PONG."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as s:
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def resp_command(port, *args, timeout_s=2.0):
+    """Sends one command and returns the raw reply bytes (enough for INFO and CONFIG)."""
+    req = b"*%d\r\n" % len(args) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as s:
+        s.sendall(req)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if data.startswith(b"$"):
+                n = int(data[1:data.index(b"\r\n")])
+                if n < 0 or len(data) >= data.index(b"\r\n") + 2 + n + 2:
+                    break
+            elif data.endswith(b"\r\n"):
+                break
+        return data.decode(errors="replace")
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def affinity(cpus):
+    """A preexec function that raises the open-file limit and pins to cpus (None: no pinning)."""
+    def preexec():
+        raise_nofile()
+        os.setpgrp()  # so a stop reaches the server's children too
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    return preexec
+
+
+class Proc:
+    """A server process we started; stop() always ends it."""
+
+    def __init__(self, name, argv, logpath, cpus=None):
+        self.name = name
+        self.argv = argv
+        self.logpath = logpath
+        self.log = open(logpath, "wb")
+        self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, preexec_fn=affinity(cpus))
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self):
+        if self.alive():
+            try:
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self.log.close()
+
+    def log_tail(self, lines=15):
+        try:
+            with open(self.logpath, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+        except OSError:
+            return ""
+
+
+def wait_ready(proc, port, timeout_s=START_TIMEOUT_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError("%s exited with status %s:\n%s" % (
+                proc.name, proc.popen.returncode, proc.log_tail()))
+        if resp_ping(port):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("%s did not answer PING on port %d within %d s:\n%s" % (
+        proc.name, port, timeout_s, proc.log_tail()))
+
+
+def rss_bytes(pid):
+    """Resident user memory of a process, from /proc/PID/status (VmRSS)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets
+
+@dataclasses.dataclass
+class Running:
+    """A started target: the processes to stop, the port to load, the pid whose memory counts."""
+    procs: list
+    port: int
+    pid: int
+
+
+def redis_argv(port, workdir, extra):
+    return ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+            "--protected-mode", "no",       # spindle-bench connects from 127.0.0.x sources
+            "--save", "", "--appendonly", "no", "--dir", workdir,
+            "--maxclients", str(REDIS_MAXCLIENTS), "--daemonize", "no"] + extra
+
+
+def redis_start(ctx, name, extra):
+    port = ctx.ports(1)[0]
+    workdir = ctx.workdir(name)
+    p = Proc(name, redis_argv(port, workdir, extra), os.path.join(workdir, "server.log"),
+             ctx.server_cpus)
+    try:
+        wait_ready(p, port)
+    except Exception:
+        p.stop()
+        raise
+    return Running([p], port, p.pid)
+
+
+def redis_replicated_start(ctx, name, replicas=2):
+    """A primary without persistence and two replicas; writes are followed by WAIT 1 0."""
+    ports = ctx.ports(1 + replicas)
+    workdir = ctx.workdir(name)
+    procs = []
+    try:
+        for i, port in enumerate(ports):
+            extra = [] if i == 0 else ["--replicaof", "127.0.0.1", str(ports[0])]
+            d = os.path.join(workdir, "node%d" % i)
+            os.makedirs(d, exist_ok=True)
+            p = Proc("%s node %d" % (name, i), redis_argv(port, d, extra),
+                     os.path.join(d, "server.log"), ctx.server_cpus)
+            procs.append(p)
+            wait_ready(p, port)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            info = resp_command(ports[0], "INFO", "replication")
+            if info.count("state=online") == replicas:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("replicas of %s did not come online:\n%s" % (name, info))
+            time.sleep(0.1)
+    except Exception:
+        for p in procs:
+            p.stop()
+        raise
+    return Running(procs, ports[0], procs[0].pid)
+
+
+def spindled_path(ctx):
+    for rel in ["spindled", "dataplane/bin/spindled", "dataplane/spindled"]:
+        path = os.path.join(ctx.build, rel)
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def spindled_help(ctx):
+    path = spindled_path(ctx)
+    if path is None:
+        return None
+    try:
+        r = subprocess.run([path, "--help"], capture_output=True, timeout=10)
+        return (r.stdout + r.stderr).decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def eal_args():
+    """DPDK EAL arguments for spindled: SPINDLE_EAL_ARGS if set, else a private in-memory
+    instance without PCI devices, and without hugepages when none are reserved."""
+    if os.environ.get("SPINDLE_EAL_ARGS"):
+        return shlex.split(os.environ["SPINDLE_EAL_ARGS"])
+    args = ["--in-memory", "--no-pci", "--no-telemetry"]
+    try:
+        with open("/proc/meminfo") as f:
+            free = [int(l.split()[1]) for l in f if l.startswith("HugePages_Free:")]
+        if not free or free[0] == 0:
+            args += ["--no-huge", "-m", "512"]
+    except OSError:
+        args += ["--no-huge", "-m", "512"]
+    return args
+
+
+def spindle_available(needs):
+    """An availability check: spindled exists and its --help mentions every word of needs."""
+    def check(ctx):
+        if spindled_path(ctx) is None:
+            return "%s/spindled not built yet" % os.path.relpath(ctx.build, ROOT)
+        text = spindled_help(ctx)
+        missing = [w for w in needs if w not in text]
+        if missing:
+            return "spindled --help does not offer %s yet" % ", ".join(missing)
+        return None
+    return check
+
+
+def spindle_start(args):
+    def start(ctx, name):
+        port = ctx.ports(1)[0]
+        workdir = ctx.workdir(name)
+        argv = [spindled_path(ctx), "--port", str(port), "--loops", "1"]
+        argv += [a.replace("{dir}", os.path.join(workdir, "data")) for a in args]
+        os.makedirs(os.path.join(workdir, "data"), exist_ok=True)
+        p = Proc(name, argv + ["--"] + eal_args(), os.path.join(workdir, "server.log"),
+                 ctx.server_cpus)
+        try:
+            wait_ready(p, port)
+        except Exception:
+            p.stop()
+            raise
+        return Running([p], port, p.pid)
+    return start
+
+
+LOCAL_CLUSTER = os.path.join(ROOT, "scripts", "local-cluster.sh")
+
+
+def spindle_cluster_available(ctx):
+    problem = spindle_available([])(ctx)
+    if problem:
+        return problem
+    if not os.access(LOCAL_CLUSTER, os.X_OK):
+        return "no three-node launcher yet (scripts/local-cluster.sh start PORT DIR)"
+    return None
+
+
+def spindle_cluster_start(ctx, name):
+    """Three nodes through the project's launcher: `local-cluster.sh start PORT DIR` starts
+    them with the first node's client port at PORT and returns once all answer; `stop DIR`
+    stops them."""
+    port = ctx.ports(3)[0]
+    workdir = ctx.workdir(name)
+    r = subprocess.run([LOCAL_CLUSTER, "start", str(port), workdir], capture_output=True,
+                       timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("local-cluster.sh start failed:\n" + r.stderr.decode(errors="replace"))
+    stopper = ClusterStopper(workdir)
+    wait_ready(stopper, port)
+    return Running([stopper], port, stopper.first_pid())
+
+
+class ClusterStopper:
+    """Looks like a Proc for the three-node cluster, so that stopping is the same."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.name = "spindle three-node cluster"
+
+    def alive(self):
+        return True
+
+    def first_pid(self):
+        with open(os.path.join(self.workdir, "node0.pid")) as f:
+            return int(f.read().strip())
+
+    def log_tail(self, lines=15):
+        return ""
+
+    def stop(self):
+        subprocess.run([LOCAL_CLUSTER, "stop", self.workdir], timeout=60)
+
+
+def redis_available(ctx):
+    return None if shutil.which("redis-server") else "redis-server is not installed"
+
+
+@dataclasses.dataclass
+class Target:
+    name: str
+    available: object   # ctx -> None, or the reason it cannot run here
+    start: object       # (ctx, name) -> Running
+    bench_args: list = dataclasses.field(default_factory=list)
+    spindle: bool = False
+
+
+# The matrix. A spindle mode that does not exist yet is skipped with the reason.
+TARGETS = [
+    Target("spindle", spindle_available([]), spindle_start([]), spindle=True),
+    Target("spindle-disk", spindle_available(["--durability", "--data-dir"]),
+           spindle_start(["--durability", "disk", "--data-dir", "{dir}"]), spindle=True),
+    Target("spindle-3node", spindle_cluster_available, spindle_cluster_start, spindle=True),
+    Target("redis", redis_available, lambda ctx, n: redis_start(ctx, n, [])),
+    Target("redis-aof-always", redis_available,
+           lambda ctx, n: redis_start(ctx, n, ["--appendonly", "yes", "--appendfsync", "always"])),
+    Target("redis-repl2-wait", redis_available, redis_replicated_start,
+           bench_args=["--wait", "1:0"]),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads
+
+@dataclasses.dataclass
+class Workload:
+    name: str
+    title: str
+    args: list
+    fill: bool = False   # reads: write every key first
+
+
+WORKLOADS = [
+    Workload("set", "SET", ["-w", "set"]),
+    Workload("get", "GET", ["-w", "get"], fill=True),
+    Workload("mixed-90-10", "90% GET, 10% SET", ["-w", "mixed", "-r", "0.9"], fill=True),
+    Workload("incr", "INCR", ["-w", "incr"]),
+    Workload("set-p16", "SET, pipeline 16", ["-w", "set", "-P", "16"]),
+]
+
+
+class Ctx:
+    """Settings of this run, and the helpers every target and run uses."""
+
+    def __init__(self, args):
+        self.build = os.path.abspath(args.build)
+        self.out = os.path.abspath(args.out)
+        self.quick = args.quick
+        self.server_cpus = parse_cpus(args.server_cpus)
+        self.bench_cpus = parse_cpus(args.bench_cpus)
+        self.next_port = args.base_port
+        self.duration = args.duration if args.duration else (0.5 if args.quick else 6.0)
+        self.warmup = 0.0 if args.quick else 1.0
+        self.keyspace = 1000 if args.quick else 100000
+        self.conns = 10 if args.quick else ACTIVE_CONNS
+        self.sweep = [0.5] if args.quick else SWEEP_FRACTIONS
+        self.scaling = [20, 60] if args.quick else SCALING_CONNS
+        self.scaling_duration = 1.0 if args.quick else 5.0
+        self.workloads = [w for w in WORKLOADS if not args.quick or w.name in ("set", "get")]
+        self.bench_path = os.path.join(self.build, "perf", "bench", "spindle-bench")
+        if not os.access(self.bench_path, os.X_OK):
+            raise SystemExit("compare: %s not built (ninja -C %s)" % (self.bench_path, args.build))
+        os.makedirs(os.path.join(self.out, "runs"), exist_ok=True)
+
+    def ports(self, n):
+        ports = ports_pick(self.next_port, n)
+        self.next_port = ports[-1] + 1
+        return ports
+
+    def workdir(self, name):
+        servers = os.path.join(self.out, "servers")
+        os.makedirs(servers, exist_ok=True)
+        return tempfile.mkdtemp(prefix=name + "-", dir=servers)
+
+    def bench_argv(self, port, label, json_path, args):
+        return [self.bench_path, "-h", "127.0.0.1", "-p", str(port), "--label", label,
+                "--json", json_path, "--no-progress", "-q"] + args
+
+    def bench(self, target, port, tag, args, timeout_s=None):
+        """Runs spindle-bench to the end; returns its JSON result (None on failure)."""
+        path = os.path.join(self.out, "runs", "%s--%s.json" % (target, tag))
+        argv = self.bench_argv(port, target, path, args)
+        limit = timeout_s or (self.duration + self.warmup + 120)
+        r = subprocess.run(argv, capture_output=True, timeout=limit,
+                           preexec_fn=affinity(self.bench_cpus))
+        if r.returncode not in (0, 3) or not os.path.exists(path):
+            log("%s %s: spindle-bench failed (status %d): %s" % (
+                target, tag, r.returncode, r.stderr.decode(errors="replace").strip()[-400:]))
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def closed(self, extra):
+        return ["-c", str(self.conns), "-D", str(self.duration + self.warmup),
+                "--warmup", str(self.warmup), "-k", str(self.keyspace)] + extra
+
+
+def parse_cpus(text):
+    if not text:
+        return None
+    cpus = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def summary(result):
+    """The figures the report shows, from a spindle-bench JSON result."""
+    if result is None:
+        return None
+    lat = result["latency_us"]
+    return {"rps": result["throughput_rps"], "requests": result["requests"],
+            "p50": lat["p50"], "p90": lat["p90"], "p99": lat["p99"], "p999": lat["p999"],
+            "max": lat["max"], "errors": result["errors"]["total"],
+            "connections": result["connections"]}
+
+
+def run_matrix_target(ctx, target, running):
+    runs = {}
+    filled = False
+    for w in ctx.workloads:
+        if w.fill and not filled:
+            # Every key written once, so that reads find values.
+            ctx.bench(target.name, running.port, "fill",
+                      ["-c", str(ctx.conns), "-P", "16", "-w", "set", "--dist", "seq",
+                       "-n", str(ctx.keyspace), "-k", str(ctx.keyspace)] + target.bench_args)
+            filled = True
+        log("%s: %s" % (target.name, w.title))
+        runs[w.name] = summary(ctx.bench(target.name, running.port, w.name,
+                                         ctx.closed(w.args + target.bench_args)))
+    sweep = []
+    top = runs.get("set") and runs["set"]["rps"]
+    for frac in ctx.sweep if top else []:
+        rate = max(1.0, round(top * frac))
+        log("%s: open loop at %.0f req/s" % (target.name, rate))
+        s = summary(ctx.bench(target.name, running.port, "open-%d" % int(frac * 100),
+                              ctx.closed(["-w", "set", "-R", str(rate)] + target.bench_args)))
+        if s:
+            s["offered"] = rate
+            sweep.append(s)
+    return {"runs": runs, "sweep": sweep}
+
+
+def run_target(ctx, target):
+    reason = target.available(ctx)
+    if reason:
+        log("%s: skipped: %s" % (target.name, reason))
+        return {"name": target.name, "status": "skipped", "reason": reason}
+    log("%s: starting" % target.name)
+    try:
+        running = target.start(ctx, target.name)
+    except Exception as e:  # a target that does not start is reported, not fatal
+        log("%s: failed to start: %s" % (target.name, e))
+        return {"name": target.name, "status": "failed", "reason": str(e)}
+    try:
+        res = run_matrix_target(ctx, target, running)
+    finally:
+        for p in running.procs:
+            p.stop()
+    res.update({"name": target.name, "status": "ok"})
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# Connection scaling: N connections open on one server loop, a few of them loaded
+
+def scaling_step(ctx, target, n):
+    running = target.start(ctx, target.name)
+    try:
+        active = min(ctx.conns, n // 2)
+        ctx.bench(target.name, running.port, "scaling-warm",
+                  ["-c", str(active), "-P", "16", "-n", str(ctx.keyspace), "-w", "set",
+                   "--dist", "seq", "-k", str(ctx.keyspace)] + target.bench_args)
+        time.sleep(0.5)
+        rss_base = rss_bytes(running.pid)
+        ready = os.path.join(ctx.out, "runs", "%s--scaling-%d.ready" % (target.name, n))
+        path = os.path.join(ctx.out, "runs", "%s--scaling-%d.json" % (target.name, n))
+        for f in (ready, path):
+            if os.path.exists(f):
+                os.unlink(f)
+        args = ["-c", str(active), "--hold", str(n - active), "-D", str(ctx.scaling_duration),
+                "-w", "set", "-k", str(ctx.keyspace), "--source-addrs", "127.0.0.1+4",
+                "--ready-file", ready, "--timeout-ms", "30000"] + target.bench_args
+        bench = subprocess.Popen(ctx.bench_argv(running.port, target.name, path, args),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 preexec_fn=affinity(ctx.bench_cpus))
+        deadline = time.monotonic() + 180
+        while not os.path.exists(ready) and bench.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rss_during = None
+        if os.path.exists(ready):
+            time.sleep(ctx.scaling_duration / 2)  # all connections open and idle a while
+            rss_during = rss_bytes(running.pid)
+        try:
+            _, err = bench.communicate(timeout=ctx.scaling_duration + 120)
+        except subprocess.TimeoutExpired:
+            bench.kill()
+            _, err = bench.communicate()
+        if bench.returncode != 0 or not os.path.exists(path):
+            log("%s scaling %d: spindle-bench failed: %s" % (
+                target.name, n, err.decode(errors="replace").strip()[-400:]))
+            return None
+        with open(path) as f:
+            result = json.load(f)
+    finally:
+        for p in running.procs:
+            p.stop()
+    s = summary(result)
+    held = result["connections"]["held"] + result["connections"]["active"]
+    s.update({"conns": n, "open": held, "rss_base": rss_base, "rss_during": rss_during,
+              "bytes_per_conn": (rss_during - rss_base) / held if rss_during and held else None})
+    return s
+
+
+def run_scaling(ctx, target):
+    if target.available(ctx) or target.name not in ("spindle", "redis"):
+        return None
+    steps = []
+    for n in ctx.scaling:
+        log("%s: scaling, %d connections" % (target.name, n))
+        try:
+            s = scaling_step(ctx, target, n)
+        except Exception as e:
+            log("%s scaling %d: %s" % (target.name, n, e))
+            s = None
+        if s:
+            steps.append(s)
+    return {"name": target.name, "steps": steps}
+
+
+# ---------------------------------------------------------------------------------------------
+# Report: markdown, JSON, plot
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    return {"cores": os.cpu_count(), "model": model, "kernel": platform.release(),
+            "memory_mib": mem}
+
+
+def fmt_us(v):
+    return "%.0f" % v if v >= 100 else "%.1f" % v
+
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if a and b else "-"
+
+
+def md_matrix(ctx, targets):
+    redis = {t["name"]: t for t in targets if t["name"] in REDIS_MODES and t["status"] == "ok"}
+    lines = []
+    for w in ctx.workloads:
+        lines += ["", "### %s (closed loop, %d connections)" % (w.title, ctx.conns), "",
+                  "| target | req/s | p50 us | p90 us | p99 us | p99.9 us | max us | errors | "
+                  + " | ".join("vs " + m for m in REDIS_MODES) + " |",
+                  "|---" * (8 + len(REDIS_MODES)) + "|"]
+        for t in targets:
+            if t["status"] != "ok" or not t["runs"].get(w.name):
+                continue
+            s = t["runs"][w.name]
+            ratios = [ratio(s["rps"], redis[m]["runs"][w.name]["rps"])
+                      if m in redis and redis[m]["runs"].get(w.name) else "-" for m in REDIS_MODES]
+            lines.append("| %s | %.0f | %s | %s | %s | %s | %s | %d | %s |" % (
+                t["name"], s["rps"], fmt_us(s["p50"]), fmt_us(s["p90"]), fmt_us(s["p99"]),
+                fmt_us(s["p999"]), fmt_us(s["max"]), s["errors"], " | ".join(ratios)))
+    return lines
+
+
+def md_sweep(ctx, targets):
+    lines = ["", "### Open loop: SET at a fixed rate (%d connections; latency from the intended "
+             "send time)" % ctx.conns, "",
+             "| target | offered req/s | achieved req/s | p50 us | p99 us | p99.9 us | max us | errors |",
+             "|---|---|---|---|---|---|---|---|"]
+    for t in targets:
+        for s in t.get("sweep", []):
+            lines.append("| %s | %.0f | %.0f | %s | %s | %s | %s | %d |" % (
+                t["name"], s["offered"], s["rps"], fmt_us(s["p50"]), fmt_us(s["p99"]),
+                fmt_us(s["p999"]), fmt_us(s["max"]), s["errors"]))
+    return lines
+
+
+def md_scaling(ctx, scaling):
+    lines = ["", "### Connection scaling: N connections on one server loop, %d of them loaded "
+             "(SET), the rest idle" % ctx.conns, "",
+             "| target | connections | open | req/s | p99 us | server RSS MiB | bytes per connection |",
+             "|---|---|---|---|---|---|---|"]
+    for sc in scaling:
+        for s in sc["steps"]:
+            lines.append("| %s | %d | %d | %.0f | %s | %s | %s |" % (
+                sc["name"], s["conns"], s["open"], s["rps"], fmt_us(s["p99"]),
+                "%.1f" % (s["rss_during"] / 2**20) if s["rss_during"] else "-",
+                "%.0f" % s["bytes_per_conn"] if s["bytes_per_conn"] is not None else "-"))
+    return lines
+
+
+def markdown(ctx, meta, targets, scaling):
+    m = meta["machine"]
+    lines = ["## Results of perf/compare.py", "",
+             "- date: %s" % meta["date"],
+             "- command: `%s`" % meta["command"],
+             "- machine: %d cores (%s), %d MiB, Linux %s; servers and load generator share the "
+             "cores, nothing pinned%s" % (m["cores"], m["model"], m["memory_mib"], m["kernel"],
+                                          "" if not meta["pinned"] else " except: " + meta["pinned"]),
+             "- load: spindle-bench, %d connections, %s s measured after %s s warm-up, "
+             "32-byte values, %d keys, uniform" % (ctx.conns, ctx.duration, ctx.warmup, ctx.keyspace)]
+    for t in targets:
+        if t["status"] != "ok":
+            lines.append("- %s: %s: %s" % (t["name"], t["status"], t["reason"].splitlines()[0]))
+    lines += md_matrix(ctx, targets)
+    lines += md_sweep(ctx, targets)
+    if scaling:
+        lines += md_scaling(ctx, scaling)
+    return "\n".join(lines) + "\n"
+
+
+def spectrum(hist):
+    """Latency by percentile from a histogram: rows (1 / (1 - q), latency us) for plotting
+    with a 'nines' axis, q taken at the middle of each bucket."""
+    total = sum(c for _, c in hist)
+    rows, seen = [], 0
+    for high_ns, count in hist:
+        q = (seen + count / 2) / total
+        seen += count
+        rows.append((1 / (1 - q), high_ns / 1000))
+    return rows
+
+
+def plot(ctx, meta, targets, scaling):
+    if not shutil.which("gnuplot"):
+        log("gnuplot not installed: no plot")
+        return None
+    d = os.path.join(ctx.out, "plot")
+    os.makedirs(d, exist_ok=True)
+    sweeps, spectra, mems, p99s = [], [], [], []
+    for t in targets:
+        if t["status"] != "ok":
+            continue
+        if t["sweep"]:
+            f = os.path.join(d, "sweep-%s.tsv" % t["name"])
+            with open(f, "w") as out:
+                for s in sorted(t["sweep"], key=lambda s: s["offered"]):
+                    out.write("%f\t%f\t%f\n" % (s["rps"], s["p99"], s["p50"]))
+            sweeps.append((t["name"], f))
+        run = os.path.join(ctx.out, "runs", "%s--set.json" % t["name"])
+        if os.path.exists(run):
+            with open(run) as src:
+                hist = json.load(src)["histogram_ns"]
+            if hist:
+                f = os.path.join(d, "spectrum-%s.tsv" % t["name"])
+                with open(f, "w") as out:
+                    for x, y in spectrum(hist):
+                        out.write("%f\t%f\n" % (x, y))
+                spectra.append((t["name"], f))
+    for sc in scaling or []:
+        f = os.path.join(d, "scaling-%s.tsv" % sc["name"])
+        with open(f, "w") as out:
+            for s in sc["steps"]:
+                out.write("%d\t%s\t%f\t%f\n" % (s["conns"], s["bytes_per_conn"]
+                                                if s["bytes_per_conn"] is not None else "NaN",
+                                                s["p99"], s["rps"]))
+        mems.append((sc["name"], f))
+    png = os.path.join(ctx.out, "plot.png")
+    script = gnuplot_script(meta, png, sweeps, spectra, mems)
+    gp = os.path.join(d, "plot.gp")
+    with open(gp, "w") as f:
+        f.write(script)
+    r = subprocess.run(["gnuplot", gp], capture_output=True)
+    if r.returncode != 0:
+        log("gnuplot failed: " + r.stderr.decode(errors="replace")[-400:])
+        return None
+    return png
+
+
+def gp_plot(series, using, style):
+    if not series:
+        return "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 1/0 notitle\nunset label 1\n"
+    return "plot " + ", \\\n     ".join(
+        "'%s' using %s with %s lw 2 title '%s'" % (f, using, style, name)
+        for name, f in series) + "\n"
+
+
+def gnuplot_script(meta, png, sweeps, spectra, mems):
+    m = meta["machine"]
+    rows = 2 if mems else 1
+    s = ["set terminal pngcairo size 1600,%d font ',11'" % (600 * rows),
+         "set output '%s'" % png,
+         "set grid",
+         "set key top left box opaque",
+         "set multiplot layout %d,2 title '%s: %d cores, %s, Linux %s (%s)'" % (
+             rows, "spindle against Redis", m["cores"], m["model"], m["kernel"], meta["date"]),
+         "set title 'Open loop SET: p99 latency against throughput'",
+         "set xlabel 'throughput (requests/s)'", "set ylabel 'p99 latency (us)'",
+         "set logscale xy", "set format x '%.0s%c'"]
+    s.append(gp_plot(sweeps, "1:2", "linespoints pt 7"))
+    s += ["set title 'SET, closed loop: latency by percentile'",
+          "set xlabel 'percentile'", "set ylabel 'latency (us)'", "set logscale xy",
+          "set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, "
+          "'99.999%%' 100000)", "set xrange [1:100000]"]
+    s.append(gp_plot(spectra, "1:2", "lines"))
+    if mems:
+        s += ["unset xrange", "set xtics auto", "set format x '%.0s%c'",
+              "set title 'Server memory per open connection'",
+              "set xlabel 'connections'", "set ylabel 'bytes (RSS growth / connections)'",
+              "set logscale x", "unset logscale y", "set yrange [0:*]"]
+        s.append(gp_plot(mems, "1:2", "linespoints pt 7"))
+        s += ["set title 'p99 latency of the loaded connections, the rest idle'",
+              "set ylabel 'p99 latency (us)'", "set logscale xy", "unset yrange"]
+        s.append(gp_plot(mems, "1:3", "linespoints pt 7"))
+    s.append("unset multiplot")
+    return "\n".join(s) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="spindle against Redis: throughput, latency, "
+                                 "connection scaling, in one run")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="meson build dir")
+    ap.add_argument("--out", help="output dir (default perf/results/DATE)")
+    ap.add_argument("--quick", action="store_true", help="seconds, not minutes: a smoke run")
+    ap.add_argument("--duration", type=float, help="seconds measured per run")
+    ap.add_argument("--targets", help="comma-separated target names (default: all)")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the connection scaling")
+    ap.add_argument("--scaling-only", action="store_true", help="only the connection scaling")
+    ap.add_argument("--base-port", type=int, default=17600, help="first port to try")
+    ap.add_argument("--server-cpus", help="pin servers to these CPUs, e.g. 0 (default: none)")
+    ap.add_argument("--bench-cpus", help="pin spindle-bench to these CPUs (default: none)")
+    ap.add_argument("--keep", action="store_true", help="keep the servers' data directories")
+    args = ap.parse_args()
+    if not PORT_FIRST <= args.base_port <= PORT_LAST:
+        ap.error("--base-port must be in %d-%d" % (PORT_FIRST, PORT_LAST))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    args.out = args.out or os.path.join(ROOT, "perf", "results", now.strftime("%Y%m%d-%H%M%S"))
+    raise_nofile()
+    ctx = Ctx(args)
+    names = args.targets.split(",") if args.targets else [t.name for t in TARGETS]
+    unknown = set(names) - {t.name for t in TARGETS}
+    if unknown:
+        ap.error("unknown targets: %s (known: %s)" % (", ".join(sorted(unknown)),
+                                                     ", ".join(t.name for t in TARGETS)))
+    chosen = [t for t in TARGETS if t.name in names]
+    meta = {"date": now.strftime("%Y-%m-%d %H:%M UTC"),
+            "command": " ".join(["perf/compare.py"] + [shlex.quote(a) for a in sys.argv[1:]]),
+            "machine": machine(),
+            "pinned": ", ".join(x for x in [args.server_cpus and "servers on " + args.server_cpus,
+                                             args.bench_cpus and "bench on " + args.bench_cpus] if x)}
+    targets = [] if args.scaling_only else [run_target(ctx, t) for t in chosen]
+    scaling = None
+    if not args.no_scaling:
+        scaling = [s for s in (run_scaling(ctx, t) for t in chosen) if s]
+    if not args.keep:
+        shutil.rmtree(os.path.join(ctx.out, "servers"), ignore_errors=True)
+    report = markdown(ctx, meta, targets, scaling)
+    with open(os.path.join(ctx.out, "report.md"), "w") as f:
+        f.write(report)
+    with open(os.path.join(ctx.out, "results.json"), "w") as f:
+        json.dump({"meta": meta, "settings": {"connections": ctx.conns, "duration_s": ctx.duration,
+                                              "warmup_s": ctx.warmup, "keyspace": ctx.keyspace},
+                   "targets": targets, "scaling": scaling}, f, indent=1)
+    png = plot(ctx, meta, targets, scaling)
+    print(report)
+    log("wrote %s/report.md, results.json%s" % (ctx.out, ", plot.png" if png else ""))
+    failed = [t["name"] for t in targets if t["status"] == "failed"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
