@@ -11,6 +11,8 @@ against it with spindle-bench, stops it, and writes:
                     memory per connection and p99 against connection count
   OUT/runs/*.json   every spindle-bench result, with its full latency histogram
 
+The tables and the plot are drawn by compare_report.py.
+
 The targets are one table (TARGETS below): a name, how to tell whether it can run here, how to
 start it, and what to add to the load generator's command line. Adding a spindle mode is one
 entry. Nothing is pinned to cores unless --server-cpus/--bench-cpus say so.
@@ -33,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import compare_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT_FIRST, PORT_LAST = 17000, 17999
@@ -412,7 +416,8 @@ class Ctx:
         self.server_cpus = parse_cpus(args.server_cpus)
         self.bench_cpus = parse_cpus(args.bench_cpus)
         self.next_port = args.base_port
-        self.duration = args.duration if args.duration else (0.5 if args.quick else 6.0)
+        self.duration = args.duration if args.duration else (0.5 if args.quick else 4.0)
+        self.repeat = args.repeat if args.repeat else (1 if args.quick else 3)
         self.warmup = 0.0 if args.quick else 1.0
         self.keyspace = 1000 if args.quick else 100000
         self.conns = 10 if args.quick else ACTIVE_CONNS
@@ -479,6 +484,27 @@ def summary(result):
             "connections": result["connections"]}
 
 
+def run_repeated(ctx, target, running, name, args):
+    """Runs a workload ctx.repeat times and keeps the run of median throughput (its JSON
+    becomes runs/TARGET--NAME.json); the spread of all runs goes with it, so that noise on
+    a shared machine shows in the report instead of hiding in one number."""
+    results = []
+    for i in range(ctx.repeat):
+        r = ctx.bench(target.name, running.port, "%s-%d" % (name, i + 1), args)
+        if r is not None:
+            results.append((r["throughput_rps"], i + 1, r))
+    if not results:
+        return None
+    results.sort(key=lambda x: x[0])
+    rps, idx, median = results[len(results) // 2]
+    shutil.copyfile(os.path.join(ctx.out, "runs", "%s--%s-%d.json" % (target.name, name, idx)),
+                    os.path.join(ctx.out, "runs", "%s--%s.json" % (target.name, name)))
+    s = summary(median)
+    s["rps_runs"] = [x[0] for x in results]
+    s["spread"] = (results[-1][0] - results[0][0]) / rps if rps else 0.0
+    return s
+
+
 def run_matrix_target(ctx, target, running):
     runs = {}
     filled = False
@@ -490,8 +516,8 @@ def run_matrix_target(ctx, target, running):
                        "-n", str(ctx.keyspace), "-k", str(ctx.keyspace)] + target.bench_args)
             filled = True
         log("%s: %s" % (target.name, w.title))
-        runs[w.name] = summary(ctx.bench(target.name, running.port, w.name,
-                                         ctx.closed(w.args + target.bench_args)))
+        runs[w.name] = run_repeated(ctx, target, running, w.name,
+                                    ctx.closed(w.args + target.bench_args))
     sweep = []
     top = runs.get("set") and runs["set"]["rps"]
     for frac in ctx.sweep if top else []:
@@ -593,7 +619,7 @@ def run_scaling(ctx, target):
 
 
 # ---------------------------------------------------------------------------------------------
-# Report: markdown, JSON, plot
+# The run as a whole
 
 def machine():
     model = "unknown"
@@ -614,178 +640,6 @@ def machine():
             "memory_mib": mem}
 
 
-def fmt_us(v):
-    return "%.0f" % v if v >= 100 else "%.1f" % v
-
-
-def ratio(a, b):
-    return "%.2fx" % (a / b) if a and b else "-"
-
-
-def md_matrix(ctx, targets):
-    redis = {t["name"]: t for t in targets if t["name"] in REDIS_MODES and t["status"] == "ok"}
-    lines = []
-    for w in ctx.workloads:
-        lines += ["", "### %s (closed loop, %d connections)" % (w.title, ctx.conns), "",
-                  "| target | req/s | p50 us | p90 us | p99 us | p99.9 us | max us | errors | "
-                  + " | ".join("vs " + m for m in REDIS_MODES) + " |",
-                  "|---" * (8 + len(REDIS_MODES)) + "|"]
-        for t in targets:
-            if t["status"] != "ok" or not t["runs"].get(w.name):
-                continue
-            s = t["runs"][w.name]
-            ratios = [ratio(s["rps"], redis[m]["runs"][w.name]["rps"])
-                      if m in redis and redis[m]["runs"].get(w.name) else "-" for m in REDIS_MODES]
-            lines.append("| %s | %.0f | %s | %s | %s | %s | %s | %d | %s |" % (
-                t["name"], s["rps"], fmt_us(s["p50"]), fmt_us(s["p90"]), fmt_us(s["p99"]),
-                fmt_us(s["p999"]), fmt_us(s["max"]), s["errors"], " | ".join(ratios)))
-    return lines
-
-
-def md_sweep(ctx, targets):
-    lines = ["", "### Open loop: SET at a fixed rate (%d connections; latency from the intended "
-             "send time)" % ctx.conns, "",
-             "| target | offered req/s | achieved req/s | p50 us | p99 us | p99.9 us | max us | errors |",
-             "|---|---|---|---|---|---|---|---|"]
-    for t in targets:
-        for s in t.get("sweep", []):
-            lines.append("| %s | %.0f | %.0f | %s | %s | %s | %s | %d |" % (
-                t["name"], s["offered"], s["rps"], fmt_us(s["p50"]), fmt_us(s["p99"]),
-                fmt_us(s["p999"]), fmt_us(s["max"]), s["errors"]))
-    return lines
-
-
-def md_scaling(ctx, scaling):
-    lines = ["", "### Connection scaling: N connections on one server loop, %d of them loaded "
-             "(SET), the rest idle" % ctx.conns, "",
-             "| target | connections | open | req/s | p99 us | server RSS MiB | bytes per connection |",
-             "|---|---|---|---|---|---|---|"]
-    for sc in scaling:
-        for s in sc["steps"]:
-            lines.append("| %s | %d | %d | %.0f | %s | %s | %s |" % (
-                sc["name"], s["conns"], s["open"], s["rps"], fmt_us(s["p99"]),
-                "%.1f" % (s["rss_during"] / 2**20) if s["rss_during"] else "-",
-                "%.0f" % s["bytes_per_conn"] if s["bytes_per_conn"] is not None else "-"))
-    return lines
-
-
-def markdown(ctx, meta, targets, scaling):
-    m = meta["machine"]
-    lines = ["## Results of perf/compare.py", "",
-             "- date: %s" % meta["date"],
-             "- command: `%s`" % meta["command"],
-             "- machine: %d cores (%s), %d MiB, Linux %s; servers and load generator share the "
-             "cores, nothing pinned%s" % (m["cores"], m["model"], m["memory_mib"], m["kernel"],
-                                          "" if not meta["pinned"] else " except: " + meta["pinned"]),
-             "- load: spindle-bench, %d connections, %s s measured after %s s warm-up, "
-             "32-byte values, %d keys, uniform" % (ctx.conns, ctx.duration, ctx.warmup, ctx.keyspace)]
-    for t in targets:
-        if t["status"] != "ok":
-            lines.append("- %s: %s: %s" % (t["name"], t["status"], t["reason"].splitlines()[0]))
-    lines += md_matrix(ctx, targets)
-    lines += md_sweep(ctx, targets)
-    if scaling:
-        lines += md_scaling(ctx, scaling)
-    return "\n".join(lines) + "\n"
-
-
-def spectrum(hist):
-    """Latency by percentile from a histogram: rows (1 / (1 - q), latency us) for plotting
-    with a 'nines' axis, q taken at the middle of each bucket."""
-    total = sum(c for _, c in hist)
-    rows, seen = [], 0
-    for high_ns, count in hist:
-        q = (seen + count / 2) / total
-        seen += count
-        rows.append((1 / (1 - q), high_ns / 1000))
-    return rows
-
-
-def plot(ctx, meta, targets, scaling):
-    if not shutil.which("gnuplot"):
-        log("gnuplot not installed: no plot")
-        return None
-    d = os.path.join(ctx.out, "plot")
-    os.makedirs(d, exist_ok=True)
-    sweeps, spectra, mems, p99s = [], [], [], []
-    for t in targets:
-        if t["status"] != "ok":
-            continue
-        if t["sweep"]:
-            f = os.path.join(d, "sweep-%s.tsv" % t["name"])
-            with open(f, "w") as out:
-                for s in sorted(t["sweep"], key=lambda s: s["offered"]):
-                    out.write("%f\t%f\t%f\n" % (s["rps"], s["p99"], s["p50"]))
-            sweeps.append((t["name"], f))
-        run = os.path.join(ctx.out, "runs", "%s--set.json" % t["name"])
-        if os.path.exists(run):
-            with open(run) as src:
-                hist = json.load(src)["histogram_ns"]
-            if hist:
-                f = os.path.join(d, "spectrum-%s.tsv" % t["name"])
-                with open(f, "w") as out:
-                    for x, y in spectrum(hist):
-                        out.write("%f\t%f\n" % (x, y))
-                spectra.append((t["name"], f))
-    for sc in scaling or []:
-        f = os.path.join(d, "scaling-%s.tsv" % sc["name"])
-        with open(f, "w") as out:
-            for s in sc["steps"]:
-                out.write("%d\t%s\t%f\t%f\n" % (s["conns"], s["bytes_per_conn"]
-                                                if s["bytes_per_conn"] is not None else "NaN",
-                                                s["p99"], s["rps"]))
-        mems.append((sc["name"], f))
-    png = os.path.join(ctx.out, "plot.png")
-    script = gnuplot_script(meta, png, sweeps, spectra, mems)
-    gp = os.path.join(d, "plot.gp")
-    with open(gp, "w") as f:
-        f.write(script)
-    r = subprocess.run(["gnuplot", gp], capture_output=True)
-    if r.returncode != 0:
-        log("gnuplot failed: " + r.stderr.decode(errors="replace")[-400:])
-        return None
-    return png
-
-
-def gp_plot(series, using, style):
-    if not series:
-        return "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot 1/0 notitle\nunset label 1\n"
-    return "plot " + ", \\\n     ".join(
-        "'%s' using %s with %s lw 2 title '%s'" % (f, using, style, name)
-        for name, f in series) + "\n"
-
-
-def gnuplot_script(meta, png, sweeps, spectra, mems):
-    m = meta["machine"]
-    rows = 2 if mems else 1
-    s = ["set terminal pngcairo size 1600,%d font ',11'" % (600 * rows),
-         "set output '%s'" % png,
-         "set grid",
-         "set key top left box opaque",
-         "set multiplot layout %d,2 title '%s: %d cores, %s, Linux %s (%s)'" % (
-             rows, "spindle against Redis", m["cores"], m["model"], m["kernel"], meta["date"]),
-         "set title 'Open loop SET: p99 latency against throughput'",
-         "set xlabel 'throughput (requests/s)'", "set ylabel 'p99 latency (us)'",
-         "set logscale xy", "set format x '%.0s%c'"]
-    s.append(gp_plot(sweeps, "1:2", "linespoints pt 7"))
-    s += ["set title 'SET, closed loop: latency by percentile'",
-          "set xlabel 'percentile'", "set ylabel 'latency (us)'", "set logscale xy",
-          "set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, "
-          "'99.999%%' 100000)", "set xrange [1:100000]"]
-    s.append(gp_plot(spectra, "1:2", "lines"))
-    if mems:
-        s += ["unset xrange", "set xtics auto", "set format x '%.0s%c'",
-              "set title 'Server memory per open connection'",
-              "set xlabel 'connections'", "set ylabel 'bytes (RSS growth / connections)'",
-              "set logscale x", "unset logscale y", "set yrange [0:*]"]
-        s.append(gp_plot(mems, "1:2", "linespoints pt 7"))
-        s += ["set title 'p99 latency of the loaded connections, the rest idle'",
-              "set ylabel 'p99 latency (us)'", "set logscale xy", "unset yrange"]
-        s.append(gp_plot(mems, "1:3", "linespoints pt 7"))
-    s.append("unset multiplot")
-    return "\n".join(s) + "\n"
-
-
 def main():
     ap = argparse.ArgumentParser(description="spindle against Redis: throughput, latency, "
                                  "connection scaling, in one run")
@@ -793,6 +647,7 @@ def main():
     ap.add_argument("--out", help="output dir (default perf/results/DATE)")
     ap.add_argument("--quick", action="store_true", help="seconds, not minutes: a smoke run")
     ap.add_argument("--duration", type=float, help="seconds measured per run")
+    ap.add_argument("--repeat", type=int, help="runs per workload, the median kept (3; quick: 1)")
     ap.add_argument("--targets", help="comma-separated target names (default: all)")
     ap.add_argument("--no-scaling", action="store_true", help="skip the connection scaling")
     ap.add_argument("--scaling-only", action="store_true", help="only the connection scaling")
@@ -818,20 +673,22 @@ def main():
             "machine": machine(),
             "pinned": ", ".join(x for x in [args.server_cpus and "servers on " + args.server_cpus,
                                              args.bench_cpus and "bench on " + args.bench_cpus] if x)}
+    load_before = os.getloadavg()
     targets = [] if args.scaling_only else [run_target(ctx, t) for t in chosen]
     scaling = None
     if not args.no_scaling:
         scaling = [s for s in (run_scaling(ctx, t) for t in chosen) if s]
+    meta["loadavg"] = {"before": load_before, "after": os.getloadavg()}
     if not args.keep:
         shutil.rmtree(os.path.join(ctx.out, "servers"), ignore_errors=True)
-    report = markdown(ctx, meta, targets, scaling)
+    report = compare_report.markdown(ctx, meta, targets, scaling, REDIS_MODES)
     with open(os.path.join(ctx.out, "report.md"), "w") as f:
         f.write(report)
     with open(os.path.join(ctx.out, "results.json"), "w") as f:
         json.dump({"meta": meta, "settings": {"connections": ctx.conns, "duration_s": ctx.duration,
                                               "warmup_s": ctx.warmup, "keyspace": ctx.keyspace},
                    "targets": targets, "scaling": scaling}, f, indent=1)
-    png = plot(ctx, meta, targets, scaling)
+    png = compare_report.plot(ctx, meta, targets, scaling)
     print(report)
     log("wrote %s/report.md, results.json%s" % (ctx.out, ", plot.png" if png else ""))
     failed = [t["name"] for t in targets if t["status"] == "failed"]

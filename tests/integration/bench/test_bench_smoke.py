@@ -11,7 +11,6 @@ import signal
 import socket
 import socketserver
 import subprocess
-import sys
 import tempfile
 import threading
 import time
