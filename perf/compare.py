@@ -423,7 +423,7 @@ class Ctx:
         self.conns = 10 if args.quick else ACTIVE_CONNS
         self.sweep = [0.5] if args.quick else SWEEP_FRACTIONS
         self.scaling = [20, 60] if args.quick else SCALING_CONNS
-        self.scaling_duration = 1.0 if args.quick else 5.0
+        self.scaling_duration = 1.5 if args.quick else 8.0
         self.workloads = [w for w in WORKLOADS if not args.quick or w.name in ("set", "get")]
         self.bench_path = os.path.join(self.build, "perf", "bench", "spindle-bench")
         if not os.access(self.bench_path, os.X_OK):
@@ -484,29 +484,39 @@ def summary(result):
             "connections": result["connections"]}
 
 
-def run_repeated(ctx, target, running, name, args):
-    """Runs a workload ctx.repeat times and keeps the run of median throughput (its JSON
-    becomes runs/TARGET--NAME.json); the spread of all runs goes with it, so that noise on
-    a shared machine shows in the report instead of hiding in one number."""
-    results = []
-    for i in range(ctx.repeat):
-        r = ctx.bench(target.name, running.port, "%s-%d" % (name, i + 1), args)
-        if r is not None:
-            results.append((r["throughput_rps"], i + 1, r))
+def median_of(ctx, target, name, results):
+    """Keeps the run of median throughput among a workload's rounds (its JSON becomes
+    runs/TARGET--NAME.json), with the spread of all of them, so that noise on a shared machine
+    shows in the report instead of hiding in one number."""
     if not results:
         return None
     results.sort(key=lambda x: x[0])
     rps, idx, median = results[len(results) // 2]
-    shutil.copyfile(os.path.join(ctx.out, "runs", "%s--%s-%d.json" % (target.name, name, idx)),
-                    os.path.join(ctx.out, "runs", "%s--%s.json" % (target.name, name)))
+    shutil.copyfile(os.path.join(ctx.out, "runs", "%s--%s-%d.json" % (target, name, idx)),
+                    os.path.join(ctx.out, "runs", "%s--%s.json" % (target, name)))
     s = summary(median)
     s["rps_runs"] = [x[0] for x in results]
     s["spread"] = (results[-1][0] - results[0][0]) / rps if rps else 0.0
     return s
 
 
-def run_matrix_target(ctx, target, running):
-    runs = {}
+def started(ctx, target):
+    """Starts a target; returns (Running, None) or (None, the reason it did not start)."""
+    log("%s: starting" % target.name)
+    try:
+        return target.start(ctx, target.name), None
+    except Exception as e:  # a target that does not start is reported, not fatal
+        log("%s: failed to start: %s" % (target.name, e))
+        return None, str(e)
+
+
+def stop(running):
+    for p in running.procs:
+        p.stop()
+
+
+def run_round(ctx, target, running, rnd, results):
+    """One round: every workload once on a freshly started target."""
     filled = False
     for w in ctx.workloads:
         if w.fill and not filled:
@@ -515,12 +525,17 @@ def run_matrix_target(ctx, target, running):
                       ["-c", str(ctx.conns), "-P", "16", "-w", "set", "--dist", "seq",
                        "-n", str(ctx.keyspace), "-k", str(ctx.keyspace)] + target.bench_args)
             filled = True
-        log("%s: %s" % (target.name, w.title))
-        runs[w.name] = run_repeated(ctx, target, running, w.name,
-                                    ctx.closed(w.args + target.bench_args))
+        log("%s: %s (round %d of %d)" % (target.name, w.title, rnd, ctx.repeat))
+        r = ctx.bench(target.name, running.port, "%s-%d" % (w.name, rnd),
+                      ctx.closed(w.args + target.bench_args))
+        if r is not None:
+            results[w.name].append((r["throughput_rps"], rnd, r))
+
+
+def run_sweep(ctx, target, running, top):
+    """Open loop at fractions of the closed-loop SET throughput."""
     sweep = []
-    top = runs.get("set") and runs["set"]["rps"]
-    for frac in ctx.sweep if top else []:
+    for frac in ctx.sweep:
         rate = max(1.0, round(top * frac))
         log("%s: open loop at %.0f req/s" % (target.name, rate))
         s = summary(ctx.bench(target.name, running.port, "open-%d" % int(frac * 100),
@@ -528,27 +543,48 @@ def run_matrix_target(ctx, target, running):
         if s:
             s["offered"] = rate
             sweep.append(s)
-    return {"runs": runs, "sweep": sweep}
+    return sweep
 
 
-def run_target(ctx, target):
-    reason = target.available(ctx)
-    if reason:
-        log("%s: skipped: %s" % (target.name, reason))
-        return {"name": target.name, "status": "skipped", "reason": reason}
-    log("%s: starting" % target.name)
-    try:
-        running = target.start(ctx, target.name)
-    except Exception as e:  # a target that does not start is reported, not fatal
-        log("%s: failed to start: %s" % (target.name, e))
-        return {"name": target.name, "status": "failed", "reason": str(e)}
-    try:
-        res = run_matrix_target(ctx, target, running)
-    finally:
-        for p in running.procs:
-            p.stop()
-    res.update({"name": target.name, "status": "ok"})
-    return res
+def run_targets(ctx, chosen):
+    """The matrix. Rounds go over all targets in turn (A B C, A B C, ...), so that a burst of
+    other work on the machine lands on one round of one target, not on all its runs; each
+    figure is then the median round."""
+    out = {}
+    for t in chosen:
+        reason = t.available(ctx)
+        if reason:
+            log("%s: skipped: %s" % (t.name, reason))
+            out[t.name] = {"name": t.name, "status": "skipped", "reason": reason}
+        else:
+            out[t.name] = {"name": t.name, "status": "ok", "runs": {}, "sweep": [],
+                           "_results": {w.name: [] for w in ctx.workloads}}
+    for rnd in range(1, ctx.repeat + 1):
+        for t in chosen:
+            if out[t.name]["status"] != "ok":
+                continue
+            running, why = started(ctx, t)
+            if running is None:
+                out[t.name] = {"name": t.name, "status": "failed", "reason": why}
+                continue
+            try:
+                run_round(ctx, t, running, rnd, out[t.name]["_results"])
+            finally:
+                stop(running)
+    for t in chosen:
+        res = out[t.name]
+        if res["status"] != "ok":
+            continue
+        results = res.pop("_results")
+        res["runs"] = {w: median_of(ctx, t.name, w, results[w]) for w in results}
+        top = res["runs"].get("set") and res["runs"]["set"]["rps"]
+        running, why = started(ctx, t) if top else (None, None)
+        if running:
+            try:
+                res["sweep"] = run_sweep(ctx, t, running, top)
+            finally:
+                stop(running)
+    return [out[t.name] for t in chosen]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -574,13 +610,7 @@ def scaling_step(ctx, target, n):
         bench = subprocess.Popen(ctx.bench_argv(running.port, target.name, path, args),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  preexec_fn=affinity(ctx.bench_cpus))
-        deadline = time.monotonic() + 180
-        while not os.path.exists(ready) and bench.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        rss_during = None
-        if os.path.exists(ready):
-            time.sleep(ctx.scaling_duration / 2)  # all connections open and idle a while
-            rss_during = rss_bytes(running.pid)
+        samples = rss_samples(running.pid, bench, ready, ctx.scaling_duration)
         try:
             _, err = bench.communicate(timeout=ctx.scaling_duration + 120)
         except subprocess.TimeoutExpired:
@@ -597,9 +627,29 @@ def scaling_step(ctx, target, n):
             p.stop()
     s = summary(result)
     held = result["connections"]["held"] + result["connections"]["active"]
-    s.update({"conns": n, "open": held, "rss_base": rss_base, "rss_during": rss_during,
-              "bytes_per_conn": (rss_during - rss_base) / held if rss_during and held else None})
+    # The last sample is the steady state: idle connections have been idle for seconds, and
+    # the server has trimmed whatever it trims for idle clients.
+    steady = samples[-1] if samples else None
+    s.update({"conns": n, "open": held, "rss_base": rss_base, "rss_during": steady,
+              "rss_peak": max(samples) if samples else None,
+              "bytes_per_conn": (steady - rss_base) / held if steady and held else None})
     return s
+
+
+def rss_samples(pid, bench, ready, duration_s):
+    """The server's RSS every quarter second from the moment all connections are open until
+    half a second before the load generator starts closing them."""
+    deadline = time.monotonic() + 180
+    while not os.path.exists(ready) and bench.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not os.path.exists(ready):
+        return []
+    samples = []
+    end = time.monotonic() + duration_s - 0.5
+    while time.monotonic() < end and bench.poll() is None:
+        samples.append(rss_bytes(pid))
+        time.sleep(0.25)
+    return samples
 
 
 def run_scaling(ctx, target):
@@ -674,7 +724,7 @@ def main():
             "pinned": ", ".join(x for x in [args.server_cpus and "servers on " + args.server_cpus,
                                              args.bench_cpus and "bench on " + args.bench_cpus] if x)}
     load_before = os.getloadavg()
-    targets = [] if args.scaling_only else [run_target(ctx, t) for t in chosen]
+    targets = [] if args.scaling_only else run_targets(ctx, chosen)
     scaling = None
     if not args.no_scaling:
         scaling = [s for s in (run_scaling(ctx, t) for t in chosen) if s]

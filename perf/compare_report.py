@@ -57,13 +57,18 @@ def md_sweep(ctx, targets):
 def md_scaling(ctx, scaling):
     lines = ["", "### Connection scaling: N connections on one server loop, %d of them loaded "
              "(SET), the rest idle" % ctx.conns, "",
-             "| target | connections | open | req/s | p99 us | server RSS MiB | bytes per connection |",
+             "Bytes per connection: (server RSS once every connection has been open and idle "
+             "for seconds, minus RSS before) / connections. RSS is VmRSS from /proc/PID/status: "
+             "user memory only; socket buffers are kernel memory and not in it.", "",
+             "| target | connections | open | req/s | p99 us | server RSS MiB (peak) | "
+             "bytes per connection |",
              "|---|---|---|---|---|---|---|"]
     for sc in scaling:
         for s in sc["steps"]:
             lines.append("| %s | %d | %d | %.0f | %s | %s | %s |" % (
                 sc["name"], s["conns"], s["open"], s["rps"], fmt_us(s["p99"]),
-                "%.1f" % (s["rss_during"] / 2**20) if s["rss_during"] else "-",
+                "%.1f (%.1f)" % (s["rss_during"] / 2**20, s["rss_peak"] / 2**20)
+                if s["rss_during"] else "-",
                 "%.0f" % s["bytes_per_conn"] if s["bytes_per_conn"] is not None else "-"))
     return lines
 
