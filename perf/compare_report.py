@@ -88,6 +88,11 @@ def markdown(ctx, meta, targets, scaling, redis_modes):
              "32-byte values, %d keys, uniform; each closed-loop figure is the run of median "
              "throughput of %d (spread: (max - min) / median req/s)" % (
                  ctx.conns, ctx.duration, ctx.warmup, ctx.keyspace, ctx.repeat)]
+    busiest = max(meta["loadavg"]["before"][0], meta["loadavg"]["after"][0])
+    if busiest > m["cores"]:
+        lines.append("- **the machine was busy with other work** (load average %.1f on %d cores): "
+                     "absolute figures are lower bounds and ratios are rough; compare runs "
+                     "taken on an idle machine" % (busiest, m["cores"]))
     for t in targets:
         if t["status"] != "ok":
             lines.append("- %s: %s: %s" % (t["name"], t["status"], t["reason"].splitlines()[0]))
