@@ -73,10 +73,10 @@ static int plan_split(struct bench_plan *plan, const struct bench_config *cfg,
 static int plan_templates(struct bench_plan *plan, const struct bench_config *cfg, char *err,
 			  size_t err_len)
 {
-	static const char *const set[] = { "SET", "key:" BENCH_CMD_PLACEHOLDER_KEY,
+	static const char *const set[] = { "SET", ("key:" BENCH_CMD_PLACEHOLDER_KEY),
 					   BENCH_CMD_PLACEHOLDER_VALUE };
-	static const char *const get[] = { "GET", "key:" BENCH_CMD_PLACEHOLDER_KEY };
-	static const char *const incr[] = { "INCR", "counter:" BENCH_CMD_PLACEHOLDER_KEY };
+	static const char *const get[] = { "GET", ("key:" BENCH_CMD_PLACEHOLDER_KEY) };
+	static const char *const incr[] = { "INCR", ("counter:" BENCH_CMD_PLACEHOLDER_KEY) };
 	int rc = bench_cmd_parse(&plan->cmd[BENCH_OP_SET], 3, set, err, err_len);
 	rc = rc ? rc : bench_cmd_parse(&plan->cmd[BENCH_OP_GET], 2, get, err, err_len);
 	rc = rc ? rc : bench_cmd_parse(&plan->cmd[BENCH_OP_INCR], 2, incr, err, err_len);
