@@ -72,12 +72,12 @@ static bool held_pong_match(struct bench_held *h, const char *data, size_t n, bo
 	return h->pong_matched == sizeof(held_pong) - 1;
 }
 
-/* Keeps the kind of an error reply to the PING (e.g. "-DENIED" from a Redis in protected
- * mode, "-ERR max number of clients reached"), so the report says why holding failed. */
+/* Keeps the first error reply to a PING (e.g. "DENIED Redis is running in protected mode",
+ * "ERR max number of clients reached"), so the report says why holding failed. */
 static void held_error_note(struct bench_worker *w, const char *msg, size_t len)
 {
 	const char *eol = memchr(msg, '\r', len);
-	bench_result_error_reply(w->res, msg, eol ? (size_t)(eol - msg) : len);
+	bench_result_held_error(w->res, msg, eol ? (size_t)(eol - msg) : len);
 }
 
 void held_on_recv(struct bench_worker *w, struct bench_held *h, int res, const char *data,

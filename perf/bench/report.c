@@ -72,6 +72,8 @@ static void report_errors_print(FILE *f, const struct bench_result *r)
 			(unsigned long long)r->err_prefix[i].count);
 	if (r->held_failed || r->held_lost)
 		fprintf(f, "  held-failed %u  held-lost %u", r->held_failed, r->held_lost);
+	if (r->held_error[0])
+		fprintf(f, "  (held: -%s)", r->held_error);
 	if (r->connect_errno)
 		fprintf(f, "  (connect: %s)", strerror(r->connect_errno));
 	fputc('\n', f);
@@ -191,6 +193,11 @@ static void report_json_errors(FILE *f, const struct bench_result *r)
 		(unsigned long long)r->err_wait, r->held_failed, r->held_lost);
 	if (r->connect_errno)
 		bench_json_string(f, strerror(r->connect_errno));
+	else
+		fputs("null", f);
+	fputs(", \"held_error\": ", f);
+	if (r->held_error[0])
+		bench_json_string(f, r->held_error);
 	else
 		fputs("null", f);
 	fputs("},\n", f);

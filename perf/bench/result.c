@@ -46,6 +46,19 @@ void bench_result_error_reply(struct bench_result *r, const char *msg, size_t le
 		result_prefix_add(r, msg, n, 1);
 }
 
+void bench_result_held_error(struct bench_result *r, const char *msg, size_t len)
+{
+	if (r->held_error[0] != '\0')
+		return;
+	size_t n = 0;
+	for (; n < len && n < BENCH_HELD_ERROR_BYTES - 1; n++) {
+		/* Printable ASCII only: the text goes into JSON and onto a terminal. */
+		unsigned char ch = (unsigned char)msg[n];
+		r->held_error[n] = (ch >= ' ' && ch < 127 && ch != '"' && ch != '\\') ? (char)ch : '?';
+	}
+	r->held_error[n] = '\0';
+}
+
 void bench_result_merge(struct bench_result *dst, const struct bench_result *src)
 {
 	dst->requests += src->requests;
@@ -65,6 +78,8 @@ void bench_result_merge(struct bench_result *dst, const struct bench_result *src
 				  src->err_prefix[i].count);
 	if (dst->connect_errno == 0)
 		dst->connect_errno = src->connect_errno;
+	if (dst->held_error[0] == '\0')
+		memcpy(dst->held_error, src->held_error, sizeof(dst->held_error));
 	dst->check_verified += src->check_verified;
 	dst->check_unverified += src->check_unverified;
 	dst->conns_open += src->conns_open;

@@ -13,6 +13,7 @@
 
 #define BENCH_ERR_PREFIXES_MAX 16
 #define BENCH_ERR_PREFIX_BYTES 32
+#define BENCH_HELD_ERROR_BYTES 96
 
 struct bench_err_prefix {
 	char text[BENCH_ERR_PREFIX_BYTES];
@@ -36,6 +37,7 @@ struct bench_result {
 	uint32_t err_prefixes;
 	struct bench_err_prefix err_prefix[BENCH_ERR_PREFIXES_MAX];
 	int32_t connect_errno;      /* the first connect error, for the message */
+	char held_error[BENCH_HELD_ERROR_BYTES];  /* the first error reply to a held PING */
 
 	uint64_t check_verified;    /* replies compared with the expected value */
 	uint64_t check_unverified;  /* reads of keys whose last write failed */
@@ -52,6 +54,8 @@ void bench_result_init(struct bench_result *r);
 void bench_result_merge(struct bench_result *dst, const struct bench_result *src);
 /* Counts one error reply by its first word; msg is the text after '-', len bytes. */
 void bench_result_error_reply(struct bench_result *r, const char *msg, size_t len);
+/* Keeps the first error a held connection's PING got (text after '-', len bytes). */
+void bench_result_held_error(struct bench_result *r, const char *msg, size_t len);
 uint64_t bench_result_errors(const struct bench_result *r);
 /* Requests per second over the measured window; 0 if nothing was measured. */
 double bench_result_rps(const struct bench_result *r);

@@ -86,6 +86,10 @@ static void test_merge(void **state)
 	assert_int_equal(total->hist.count, 2);
 	assert_int_equal(total->hist.min, 500);
 	assert_int_equal(total->hist.max, 700);
+	bench_result_held_error(b, "ERR max number of clients reached\x01\"", 35);
+	bench_result_held_error(b, "DENIED later", 12);  /* only the first is kept */
+	bench_result_merge(total, b);
+	assert_string_equal(total->held_error, "ERR max number of clients reached??");
 	struct bench_result *empty = result_new();
 	assert_true(bench_result_rps(empty) == 0.0);
 	free(a);
