@@ -47,6 +47,7 @@ SCALING_CONNS = [100, 1000, 5000, 10000, 19000]
 REDIS_MAXCLIENTS = 19900      # Redis wants maxclients + 32 descriptors; the hard limit is 20000
 SWEEP_FRACTIONS = [0.25, 0.5, 0.75, 0.9]   # of the closed-loop SET throughput
 REDIS_MODES = ["redis", "redis-aof-always", "redis-repl2-wait"]
+SCALING_TARGETS = ["spindle-memory", "redis"]   # one server loop each, nothing on disk
 
 
 def log(msg):
@@ -246,6 +247,8 @@ def redis_replicated_start(ctx, name, replicas=2):
 
 
 def spindled_path(ctx):
+    if ctx.spindled:
+        return ctx.spindled if os.access(ctx.spindled, os.X_OK) else None
     for rel in ["spindled", "dataplane/bin/spindled", "dataplane/spindled"]:
         path = os.path.join(ctx.build, rel)
         if os.access(path, os.X_OK):
@@ -254,37 +257,32 @@ def spindled_path(ctx):
 
 
 def spindled_help(ctx):
+    """spindled's --help and --help-config text (what its options are), or None."""
     path = spindled_path(ctx)
     if path is None:
         return None
-    try:
-        r = subprocess.run([path, "--help"], capture_output=True, timeout=10)
-        return (r.stdout + r.stderr).decode(errors="replace")
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
+    text = ""
+    for flag in ("--help", "--help-config"):
+        try:
+            r = subprocess.run([path, flag], capture_output=True, timeout=10)
+            text += (r.stdout + r.stderr).decode(errors="replace")
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return text
 
 
 def eal_args():
-    """DPDK EAL arguments for spindled: SPINDLE_EAL_ARGS if set, else a private in-memory
-    instance without PCI devices, and without hugepages when none are reserved."""
-    if os.environ.get("SPINDLE_EAL_ARGS"):
-        return shlex.split(os.environ["SPINDLE_EAL_ARGS"])
-    args = ["--in-memory", "--no-pci", "--no-telemetry"]
-    try:
-        with open("/proc/meminfo") as f:
-            free = [int(l.split()[1]) for l in f if l.startswith("HugePages_Free:")]
-        if not free or free[0] == 0:
-            args += ["--no-huge", "-m", "512"]
-    except OSError:
-        args += ["--no-huge", "-m", "512"]
-    return args
+    """DPDK EAL arguments for spindled, from SPINDLE_EAL_ARGS; by default none, and spindled
+    picks its own defaults for this host."""
+    return shlex.split(os.environ.get("SPINDLE_EAL_ARGS", ""))
 
 
 def spindle_available(needs):
-    """An availability check: spindled exists and its --help mentions every word of needs."""
+    """An availability check: spindled exists and its help mentions every word of needs."""
     def check(ctx):
         if spindled_path(ctx) is None:
-            return "%s/spindled not built yet" % os.path.relpath(ctx.build, ROOT)
+            return "%s not built yet" % (ctx.spindled or
+                                          os.path.join(os.path.relpath(ctx.build, ROOT), "spindled"))
         text = spindled_help(ctx)
         missing = [w for w in needs if w not in text]
         if missing:
@@ -298,9 +296,12 @@ def spindle_start(args):
         port = ctx.ports(1)[0]
         workdir = ctx.workdir(name)
         argv = [spindled_path(ctx), "--port", str(port), "--loops", "1"]
+        if "maxclients" in spindled_help(ctx):
+            argv += ["--maxclients", str(REDIS_MAXCLIENTS)]  # the same ceiling as Redis
         argv += [a.replace("{dir}", os.path.join(workdir, "data")) for a in args]
         os.makedirs(os.path.join(workdir, "data"), exist_ok=True)
-        p = Proc(name, argv + ["--"] + eal_args(), os.path.join(workdir, "server.log"),
+        eal = eal_args()
+        p = Proc(name, argv + (["--"] + eal if eal else []), os.path.join(workdir, "server.log"),
                  ctx.server_cpus)
         try:
             wait_ready(p, port)
@@ -374,8 +375,9 @@ class Target:
 
 # The matrix. A spindle mode that does not exist yet is skipped with the reason.
 TARGETS = [
-    Target("spindle", spindle_available([]), spindle_start([]), spindle=True),
-    Target("spindle-disk", spindle_available(["--durability", "--data-dir"]),
+    Target("spindle-memory", spindle_available(["durability", "memory"]),
+           spindle_start(["--durability", "memory"]), spindle=True),
+    Target("spindle-disk", spindle_available(["durability", "data-dir"]),
            spindle_start(["--durability", "disk", "--data-dir", "{dir}"]), spindle=True),
     Target("spindle-3node", spindle_cluster_available, spindle_cluster_start, spindle=True),
     Target("redis", redis_available, lambda ctx, n: redis_start(ctx, n, [])),
@@ -411,14 +413,15 @@ class Ctx:
 
     def __init__(self, args):
         self.build = os.path.abspath(args.build)
+        self.spindled = os.path.abspath(args.spindled) if args.spindled else None
         self.out = os.path.abspath(args.out)
         self.quick = args.quick
         self.server_cpus = parse_cpus(args.server_cpus)
         self.bench_cpus = parse_cpus(args.bench_cpus)
         self.next_port = args.base_port
-        self.duration = args.duration if args.duration else (0.5 if args.quick else 4.0)
+        self.duration = args.duration if args.duration else (0.5 if args.quick else 3.0)
         self.repeat = args.repeat if args.repeat else (1 if args.quick else 3)
-        self.warmup = 0.0 if args.quick else 1.0
+        self.warmup = 0.0 if args.quick else 0.5
         self.keyspace = 1000 if args.quick else 100000
         self.conns = 10 if args.quick else ACTIVE_CONNS
         self.sweep = [0.5] if args.quick else SWEEP_FRACTIONS
@@ -653,7 +656,7 @@ def rss_samples(pid, bench, ready, duration_s):
 
 
 def run_scaling(ctx, target):
-    if target.available(ctx) or target.name not in ("spindle", "redis"):
+    if target.available(ctx) or target.name not in SCALING_TARGETS:
         return None
     steps = []
     for n in ctx.scaling:
@@ -694,6 +697,7 @@ def main():
     ap = argparse.ArgumentParser(description="spindle against Redis: throughput, latency, "
                                  "connection scaling, in one run")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="meson build dir")
+    ap.add_argument("--spindled", help="spindled binary (default: BUILD/spindled)")
     ap.add_argument("--out", help="output dir (default perf/results/DATE)")
     ap.add_argument("--quick", action="store_true", help="seconds, not minutes: a smoke run")
     ap.add_argument("--duration", type=float, help="seconds measured per run")

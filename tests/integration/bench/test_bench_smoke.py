@@ -261,7 +261,7 @@ class BenchSmoke(unittest.TestCase):
                 self.assertLessEqual(run["p50"], run["p99"])
                 self.assertLessEqual(run["p99"], run["max"])
             self.assertTrue(by_name[name]["sweep"])
-        for name in ("spindle", "spindle-disk", "spindle-3node"):
+        for name in ("spindle-memory", "spindle-disk", "spindle-3node"):
             self.assertIn(by_name[name]["status"], ("ok", "skipped"))
             if by_name[name]["status"] == "skipped":
                 self.assertTrue(by_name[name]["reason"])
