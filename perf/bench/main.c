@@ -51,6 +51,7 @@ static void main_slot_fail(uint32_t t, int err)
 {
 	main_shared->slot[t].error = err;
 	atomic_fetch_add(&main_shared->ready, 1);
+	atomic_fetch_sub(&main_shared->busy, 1);
 	atomic_store(&main_shared->slot[t].finished, 1);
 }
 

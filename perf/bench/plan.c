@@ -166,6 +166,7 @@ struct bench_shared *bench_shared_map(uint32_t threads)
 	if (p == MAP_FAILED)
 		return NULL;
 	struct bench_shared *s = p;
+	atomic_store(&s->busy, (int32_t)threads);
 	for (uint32_t t = 0; t < threads; t++)
 		bench_result_init(&s->slot[t].result);
 	return s;

@@ -57,6 +57,8 @@ struct bench_slot {
 struct bench_shared {
 	_Atomic uint32_t ready;     /* threads that have opened their connections */
 	_Atomic uint32_t abort;
+	_Atomic int32_t busy;       /* threads still loading the server; held connections stay
+				     * open until it is 0, whichever thread holds them */
 	_Atomic uint64_t go_ns;     /* CLOCK_MONOTONIC start of the run; 0 until then */
 	struct bench_slot slot[];
 };

@@ -457,6 +457,18 @@ static void worker_run(struct bench_worker *w)
 	w->running = false;
 }
 
+/* Keeps this thread's held connections open until no thread loads the server any more, so
+ * that the run is measured with all of them open even when threads end at different times
+ * (a request-bounded run, or a thread that has only held connections). */
+static void worker_hold(struct bench_worker *w)
+{
+	while (w->nheld > 0 && atomic_load(&w->shared->busy) > 0 &&
+	       !atomic_load(&w->shared->abort)) {
+		worker_wait(w, 10 * NS_PER_MS);
+		worker_reap(w);
+	}
+}
+
 static void worker_finish(struct bench_worker *w)
 {
 	w->res->issued = w->issued;
@@ -494,6 +506,9 @@ int bench_worker_main(const struct bench_plan *plan, struct bench_shared *shared
 		rc = worker_wait_go(w);
 	if (rc == 0)
 		worker_run(w);
+	atomic_fetch_sub(&shared->busy, 1);
+	if (rc == 0)
+		worker_hold(w);
 	if (w)
 		worker_finish(w);
 	free(w);

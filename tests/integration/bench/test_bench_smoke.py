@@ -203,6 +203,30 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(res["connections"]["active"], 4)
         self.assertEqual(res["requests"], 5000)
 
+    def test_held_connections_stay_open_for_the_whole_run(self):
+        # Three threads for two active connections: one thread holds only idle connections,
+        # and they must stay open until the loaded ones are done.
+        ready = os.path.join(self.tmp, "ready-%d" % time.monotonic_ns())
+        path = os.path.join(self.tmp, "held.json")
+        bench = subprocess.Popen([BENCH, "-p", str(self.port), "-c", "2", "--hold", "300",
+                                  "--procs", "3", "-D", "2", "--ready-file", ready,
+                                  "--json", path, "-q"])
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(ready) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(1.5)
+            info = subprocess.run(["redis-cli", "-p", str(self.port), "info", "clients"],
+                                  capture_output=True, timeout=10).stdout.decode()
+        finally:
+            self.assertEqual(bench.wait(60), 0)
+        clients = int(info.split("connected_clients:")[1].split()[0])
+        self.assertGreaterEqual(clients, 302, info)
+        with open(path) as f:
+            res = json.load(f)
+        self.assertEqual(res["connections"]["held"], 300)
+        self.assertEqual(res["config"]["threads"], 3)
+
     def stall_redis(self, after_s, for_s):
         def stall():
             time.sleep(after_s)
