@@ -167,8 +167,18 @@ def gp_plot(series, using, style):
                 "unset key\nunset tics\nset xrange [0:1]\nset yrange [0:1]\nplot -1 notitle\n"
                 "unset label 1\nset key\nset tics\nset autoscale xy\n")
     return "plot " + ", \\\n     ".join(
-        "'%s' using %s with %s lw 2 title '%s'" % (f, using, style, name)
+        "'%s' using %s with %s lw 2 lc rgb '%s' title '%s'" % (f, using, style, color_of(name),
+                                                             name)
         for name, f in series) + "\n"
+
+
+# One colour per target in every panel: spindle modes in cool colours, Redis modes in warm.
+COLORS = {"spindle-memory": "#1f5fbf", "spindle-disk": "#12908e", "spindle-3node": "#6a3d9a",
+          "redis": "#d62728", "redis-aof-always": "#ff7f0e", "redis-repl2-wait": "#8c564b"}
+
+
+def color_of(name):
+    return COLORS.get(name, "#333333")
 
 
 def gnuplot_script(meta, png, sweeps, spectra, mems):
