@@ -14,12 +14,15 @@
 #include "base/mem.h"
 #include "base/panic.h"
 #include "cmd/cmd_priv.h"
+#include "lane/xport.h"
 
 #define INFO_SECTIONS_MAX 16
 
 struct info_loop_figures {
 	struct net_stats net;
 	struct loop_stats loop;
+	struct xport_stats xport;
+	bool has_xport;
 };
 
 struct info_req {
@@ -27,6 +30,7 @@ struct info_req {
 	struct net_req *req;
 	uint32_t sections;            /* bit per enum info_section */
 	struct info_loop_figures *loops;
+	struct lane_repl_info *lanes; /* filled by each lane's loop */
 };
 
 enum info_section {
@@ -232,8 +236,78 @@ static void info_spindle(struct info_req *r, struct info_buf *b)
 static void info_visit(struct cmd_loop *cl, void *arg, unsigned index)
 {
 	struct info_req *r = arg;
+	struct lane_set *set = cl->srv->lanes;
 	net_loop_stats(cl->nl, &r->loops[index].net);
 	loop_stats_get(cl->loop, &r->loops[index].loop);
+	struct xport *x = lane_set_xport(set, cl->loop);
+	if (x != NULL) {
+		x->ops->stats(x, &r->loops[index].xport);
+		r->loops[index].has_xport = true;
+	}
+	if (!(r->sections & (1u << INFO_REPLICATION)) || !lane_set_durable(set))
+		return;
+	for (uint32_t l = 0; l < lane_set_count(set); l++)
+		if (lane_is_local(set, l, cl->loop))
+			lane_repl_info_get(set, l, &r->lanes[l]);
+}
+
+static const char *info_role_name(const struct lane_repl_info *i)
+{
+	if (i->rs.failed)
+		return "failed";
+	return i->rs.role == REPL_ROLE_PRIMARY ? "primary" : "follower";
+}
+
+static void info_replication(struct info_req *r, struct info_buf *b)
+{
+	struct lane_set *set = r->cl->srv->lanes;
+	uint32_t lanes = lane_set_count(set), primaries = 0;
+	bool durable = lane_set_durable(set);
+	for (uint32_t l = 0; durable && l < lanes; l++)
+		primaries += r->lanes[l].rs.role == REPL_ROLE_PRIMARY;
+	/* Redis clients read role; spindle has a primary per lane, and every node takes writes. */
+	info_add(b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
+		 "spindle_replicas:%u\r\nspindle_primary_lanes:%u\r\n",
+		 lane_set_replicated(set) ? lane_set_peers(set) : 0, durable ? primaries : lanes);
+	for (uint32_t l = 0; durable && l < lanes; l++) {
+		const struct lane_repl_info *i = &r->lanes[l];
+		uint64_t lag_max = 0;
+		for (unsigned p = 0; p < i->peers; p++)
+			lag_max = MAX(lag_max, i->peer[p].lag);
+		info_add(b, "lane%u_repl:role=%s,epoch=%llu,primary=%d,commit=%llu,applied=%llu,"
+			 "durable=%llu,last=%llu,lag_max=%llu,forwarded=%llu,fwd_resent=%llu,"
+			 "rejected_stale=%llu,resends=%llu,snapshots_sent=%llu,snapshots_installed=%llu",
+			 l, info_role_name(i), (unsigned long long)i->rs.epoch,
+			 i->rs.primary == REPL_NODE_NONE ? -1 : (int)i->rs.primary,
+			 (unsigned long long)i->rs.commit_index, (unsigned long long)i->rs.applied_index,
+			 (unsigned long long)i->rs.durable_index, (unsigned long long)i->rs.last_index,
+			 (unsigned long long)lag_max, (unsigned long long)i->forwarded,
+			 (unsigned long long)i->fwd_resent,
+			 (unsigned long long)i->rs.counters[REPL_CNT_REJECT_STALE],
+			 (unsigned long long)i->rs.counters[REPL_CNT_RESENDS],
+			 (unsigned long long)i->rs.counters[REPL_CNT_SNAPSHOTS_SENT],
+			 (unsigned long long)i->rs.counters[REPL_CNT_SNAPSHOTS_INSTALLED]);
+		for (unsigned p = 0; p < i->peers; p++)
+			info_add(b, ",peer%u_match=%llu,peer%u_lag=%llu", i->peer[p].node,
+				 (unsigned long long)i->peer[p].match_index, i->peer[p].node,
+				 (unsigned long long)i->peer[p].lag);
+		info_add(b, "\r\n");
+	}
+	for (uint32_t k = 0; k < r->cl->srv->loops_count; k++) {
+		const struct info_loop_figures *f = &r->loops[k];
+		if (!f->has_xport)
+			continue;
+		const struct xport_stats *x = &f->xport;
+		info_add(b, "loop%u_xport:tx_msgs=%llu,tx_frames=%llu,tx_dropped=%llu,rx_msgs=%llu,"
+			 "rx_frames=%llu,drop_foreign=%llu,drop_version=%llu,drop_checksum=%llu,"
+			 "drop_malformed=%llu,drop_reassembly=%llu\r\n", k,
+			 (unsigned long long)x->tx_msgs, (unsigned long long)x->tx_frames,
+			 (unsigned long long)x->tx_dropped, (unsigned long long)x->rx_msgs,
+			 (unsigned long long)x->rx_frames, (unsigned long long)x->rx_drop_foreign,
+			 (unsigned long long)x->rx_drop_version, (unsigned long long)x->rx_drop_checksum,
+			 (unsigned long long)x->rx_drop_malformed, (unsigned long long)x->rx_drop_reassembly);
+	}
+	info_add(b, "\r\n");
 }
 
 static void info_done(void *arg)
@@ -247,7 +321,7 @@ static void info_done(void *arg)
 	if (r->sections & (1u << INFO_PERSISTENCE)) info_persistence(r, &b);
 	if (r->sections & (1u << INFO_STATS)) info_stats(r, &b);
 	if (r->sections & (1u << INFO_REPLICATION))
-		info_add(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+		info_replication(r, &b);
 	if (r->sections & (1u << INFO_CPU)) info_cpu(&b);
 	if (r->sections & (1u << INFO_KEYSPACE)) info_keyspace(r, &b);
 	if (r->sections & (1u << INFO_SPINDLE)) info_spindle(r, &b);
@@ -257,6 +331,7 @@ static void info_done(void *arg)
 	free(b.text);
 	struct net_req *req = r->req;
 	free(r->loops);
+	free(r->lanes);
 	free(r);
 	net_req_finish(req);
 }
@@ -283,9 +358,15 @@ void cmd_info(struct cmd_loop *cl, struct net_conn *c, uint32_t argc, const stru
 {
 	(void)c;
 	struct info_req *r = calloc(1, sizeof(*r));
-	if (r != NULL)
+	if (r != NULL) {
 		r->loops = calloc(cl->srv->loops_count, sizeof(*r->loops));
-	if (r == NULL || r->loops == NULL) {
+		r->lanes = calloc(lane_set_count(cl->srv->lanes), sizeof(*r->lanes));
+	}
+	if (r == NULL || r->loops == NULL || r->lanes == NULL) {
+		if (r != NULL) {
+			free(r->loops);
+			free(r->lanes);
+		}
 		free(r);
 		resp_add_error(reply->out, "ERR out of memory");
 		return;

@@ -85,9 +85,14 @@ static const struct conf_key conf_keys[] = {
 	{ "repl-ip", CT_STR, F(repl_ip), 0, 0, "", NULL, "This node's address on the replication network." },
 	{ "repl-udp-port", CT_U16, F(repl_udp_port), 1, 65535, "7400", NULL,
 	  "Base UDP port of replication frames (lane i uses base + i)." },
-	{ "mtu", CT_U32, F(mtu), 576, 9216, "1500", NULL, "MTU of the replication network." },
+	{ "mtu", CT_U32, F(mtu), 576, 65535, "1500", NULL,
+	  "MTU of the replication network (jumbo frames up to 9216 on NICs; up to 65535 for the "
+	  "udp transport on loopback)." },
 	{ "peer", CT_PEER, F(peers), 0, 0, NULL, NULL,
 	  "A replica peer, one line each: `peer ID IP [MAC] [CLIENT_IP:PORT]`." },
+	{ "bootstrap-primary", CT_U16, F(bootstrap_primary), 0, 63, "0", NULL,
+	  "Which node a new cluster makes the first primary of every lane: 0 spreads the lanes "
+	  "over the nodes in id order; a node id gives it all of them." },
 	{ "lease-ms", CT_U32, F(lease_ms), 10, 60000, "300", NULL,
 	  "Read lease of a primary; the control plane waits longer than this before replacing it." },
 	{ "heartbeat-ms", CT_U32, F(heartbeat_ms), 1, 10000, "50", NULL, "Primary heartbeat interval." },

@@ -65,6 +65,7 @@ struct conf {
 	uint32_t lease_ms;
 	uint32_t heartbeat_ms;
 	uint32_t drift_ppm;
+	uint16_t bootstrap_primary;
 	/* Control plane */
 	char control_socket[CONF_PATH_BYTES_MAX];
 	/* DPDK */

@@ -248,8 +248,10 @@ bool lane_read_begin(struct lane *lane, struct lane_req *req, struct resp_out *o
 		return true;
 	}
 	struct lane_read *r = malloc(sizeof(*r));
-	if (r == NULL)
+	if (r == NULL || lane_req_copy_args(req) != 0) {
+		free(r);
 		return lane_refuse(out, "ERR out of memory");
+	}
 	req->reply = out;
 	r->req = req;
 	r->read_index = read_index;

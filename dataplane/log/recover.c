@@ -149,7 +149,8 @@ static void log_rc_classify(struct log *log)
 				rc->snap_name = (int)i;
 				best = v;
 			}
-		} else {
+		} else if (strncmp(n, "meta.", 5) != 0) {
+			/* meta.0 and meta.1 belong to the lane (its replication metadata). */
 			LOG_WARN("lane %u: ignoring unknown file %s/%s", log->cfg.lane,
 				 log->cfg.dir, n);
 		}

@@ -560,6 +560,12 @@ int log_snapshot_install_write(struct log *log, uint64_t offset, const void *buf
 		return w->err;
 	struct log_snapw_buf *b = &w->b[w->cur];
 	struct log_snapw_buf *o = &w->b[w->cur ^ 1];
+	/* A seal moves cur to the other buffer even while that one is still being written; once
+	 * its write is done it is free, and it is the next to fill. */
+	if (b->state == SWB_FREE) {
+		b->state = SWB_FILLING;
+		b->fill = 0;
+	}
 	size_t room = b->state == SWB_FILLING ? LOG_SNAP_CHUNK_BYTES - b->fill : 0;
 	if (o->state == SWB_FREE)
 		room += LOG_SNAP_CHUNK_BYTES;
