@@ -4,7 +4,8 @@
 # Each node is one spindled process with its own data directory and config file. Clients
 # connect on loopback (ports PORT, PORT+1, ...). Replication goes over:
 #   dpdk  each node's replication port is a DPDK net_af_packet device on one end of a veth
-#         pair; the other ends are joined by a Linux bridge (spcbr0). The node ends stay in
+#         pair (sPORTnI); the other ends (sPORTnIb) are joined by a Linux bridge (sPORTbr),
+#         so several clusters on different ports can run side by side. The node ends stay in
 #         this namespace with no address and IPv6 off, so the kernel leaves their traffic to
 #         DPDK. Needs root. This is the default when run as root.
 #   udp   kernel UDP on loopback addresses 127.0.1.<node>, for machines without root or DPDK.
@@ -22,44 +23,50 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-BRIDGE=spcbr0
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
 
-net_up() { # nodes
-	local n=$1
-	ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge stp_state 0 forward_delay 0
-	sysctl -qw "net.ipv6.conf.$BRIDGE.disable_ipv6=1" 2>/dev/null || true
-	ip link set "$BRIDGE" up
+# Interface names: s<port>n<i> (node end), s<port>n<i>b (bridge end), s<port>br (bridge).
+ifname() { echo "s$1n$2"; }
+
+net_up() { # nodes port
+	local n=$1 port=$2 br="s${2}br"
+	ip link show "$br" >/dev/null 2>&1 || ip link add "$br" type bridge stp_state 0 forward_delay 0
+	sysctl -qw "net.ipv6.conf.$br.disable_ipv6=1" 2>/dev/null || true
+	ip link set "$br" up
 	for i in $(seq 1 "$n"); do
-		if ! ip link show "spc$i" >/dev/null 2>&1; then
+		local ifc
+		ifc=$(ifname "$port" "$i")
+		if ! ip link show "$ifc" >/dev/null 2>&1; then
 			# DPDK 22.11's af_packet names its fanout group (pid ^ ifindex) & 0xffff, and the
 			# groups are shared by the whole namespace: nodes started together have close
 			# pids, so their interfaces get ifindexes far apart (a multiple of 4096).
-			ip link add "spc$i" index $((4096 * i + 7)) type veth peer name "spc${i}b" \
-				index $((4096 * i + 8)) 2>/dev/null ||
-				ip link add "spc$i" type veth peer name "spc${i}b"
+			local base=$((4096 * i + 8 * (port % 500)))
+			ip link add "$ifc" index $((base + 1)) type veth peer name "${ifc}b" \
+				index $((base + 2)) 2>/dev/null ||
+				ip link add "$ifc" type veth peer name "${ifc}b"
 		fi
-		for ifc in "spc$i" "spc${i}b"; do
-			sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1" 2>/dev/null || true
+		for x in "$ifc" "${ifc}b"; do
+			sysctl -qw "net.ipv6.conf.$x.disable_ipv6=1" 2>/dev/null || true
 		done
-		ip link set "spc${i}b" master "$BRIDGE" up
-		ip link set "spc$i" up
+		ip link set "${ifc}b" master "$br" up
+		ip link set "$ifc" up
 	done
 	# af_packet joins a fanout group, which the kernel refuses on a link not yet running.
 	for i in $(seq 1 "$n"); do
 		for _ in $(seq 1 100); do
-			[ "$(cat /sys/class/net/spc$i/operstate 2>/dev/null)" = up ] && break
+			[ "$(cat "/sys/class/net/$(ifname "$port" "$i")/operstate" 2>/dev/null)" = up ] && break
 			sleep 0.05
 		done
 	done
 }
 
-net_down() {
-	for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^spc[0-9]+$' || true); do
-		ip link del "$l" 2>/dev/null || true
+net_down() { # nodes port
+	local n=$1 port=$2
+	for i in $(seq 1 "$n"); do
+		ip link del "$(ifname "$port" "$i")" 2>/dev/null || true
 	done
-	ip link del "$BRIDGE" 2>/dev/null || true
+	ip link del "s${port}br" 2>/dev/null || true
 }
 
 node_conf() { # dir i nodes transport port lanes loops bootstrap segment extra...
@@ -79,7 +86,7 @@ node_conf() { # dir i nodes transport port lanes loops bootstrap segment extra..
 		echo "repl-udp-port 17500"
 		if [ "$transport" = dpdk ]; then
 			echo "repl-ip 10.98.0.$i"
-			echo "eal-args \"--lcores=(0-$loops)@(0-$(( $(nproc) - 1 ))) --file-prefix=spc-$i --no-pci --no-telemetry --log-level=lib.eal:warning --vdev=net_af_packet0,iface=spc$i,framecnt=4096 --no-huge -m 256\""
+			echo "eal-args \"--lcores=(0-$loops)@(0-$(( $(nproc) - 1 ))) --file-prefix=spc-$port-$i --no-pci --no-telemetry --log-level=lib.eal:warning --vdev=net_af_packet0,iface=$(ifname "$port" "$i"),framecnt=4096 --no-huge -m 256\""
 		else
 			echo "repl-ip 127.0.1.$i"
 			echo "mtu 9000"
@@ -87,7 +94,7 @@ node_conf() { # dir i nodes transport port lanes loops bootstrap segment extra..
 		for j in $(seq 1 "$n"); do
 			[ "$j" = "$i" ] && continue
 			if [ "$transport" = dpdk ]; then
-				echo "peer $j 10.98.0.$j $(cat /sys/class/net/spc$j/address) 127.0.0.1:$((port + j - 1))"
+				echo "peer $j 10.98.0.$j $(cat "/sys/class/net/$(ifname "$port" "$j")/address") 127.0.0.1:$((port + j - 1))"
 			else
 				echo "peer $j 127.0.1.$j 127.0.0.1:$((port + j - 1))"
 			fi
@@ -152,7 +159,7 @@ cmd_start() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	[ -f "$dir/nodes" ] && die "$dir already holds a cluster (stop it first)"
-	[ "$transport" = dpdk ] && net_up "$nodes"
+	[ "$transport" = dpdk ] && net_up "$nodes" "$port"
 	echo "$bin" > "$dir/binary"
 	echo "$nodes $transport $port" > "$dir/nodes"
 	for i in $(seq 1 "$nodes"); do
@@ -166,9 +173,9 @@ cmd_start() {
 }
 
 cmd_stop() {
-	local dir=$1 nodes transport
+	local dir=$1 nodes transport port
 	[ -f "$dir/nodes" ] || die "no cluster in $dir"
-	read -r nodes transport _ < "$dir/nodes"
+	read -r nodes transport port < "$dir/nodes"
 	for i in $(seq 1 "$nodes"); do
 		local pid
 		pid=$(cat "$dir/n$i.pid" 2>/dev/null || echo "")
@@ -183,7 +190,7 @@ cmd_stop() {
 		done
 		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
 	done
-	[ "$transport" = dpdk ] && net_down
+	[ "$transport" = dpdk ] && net_down "$nodes" "$port"
 	rm -f "$dir/nodes"
 	echo "local-cluster: stopped"
 }
@@ -216,10 +223,10 @@ cmd_node() { # action node dir
 }
 
 cmd_link() { # up|down node dir
-	local state=$1 i=$2 dir=$3 transport
-	read -r _ transport _ < "$dir/nodes"
+	local state=$1 i=$2 dir=$3 transport port
+	read -r _ transport port < "$dir/nodes"
 	[ "$transport" = dpdk ] || die "link up/down needs the dpdk transport"
-	ip link set "spc${i}b" "$state"
+	ip link set "$(ifname "$port" "$i")b" "$state"
 }
 
 case "${1:-}" in
