@@ -39,6 +39,8 @@ void sim_trace(struct sim_cluster *c, const char *fmt, ...)
 		vsnprintf(line + n, sizeof(c->trace[0]) - (size_t)n, fmt, ap);
 	va_end(ap);
 	c->trace_next++;
+	if (c->trace_stream)
+		printf("  %s\n", line);
 }
 
 void sim_fail(struct sim_cluster *c, const char *fmt, ...)
@@ -95,8 +97,9 @@ void sim_check_apply(struct sim_cluster *c, unsigned lane, unsigned node,
 		return;
 	}
 	if (a->epoch != e->epoch || a->hash != h)
-		sim_fail(c, "lane %u index %llu: node %u applied epoch %llu, another node epoch %llu"
-			 " (two entries committed at one index)", lane,
+		sim_fail(c, "%s %u index %llu: node %u applied epoch %llu, another node epoch %llu"
+			 " (two entries committed at one index)",
+			 lane == SIM_CONTROL_SLOT ? "control group" : "lane", lane,
 			 (unsigned long long)e->index, node, (unsigned long long)e->epoch,
 			 (unsigned long long)a->epoch);
 }
@@ -111,7 +114,8 @@ void sim_check_primary(struct sim_cluster *c, unsigned lane, uint64_t epoch, uns
 		return;
 	}
 	if (*p != node + 1)
-		sim_fail(c, "lane %u epoch %llu: nodes %u and %u both primary", lane,
+		sim_fail(c, "%s %u epoch %llu: nodes %u and %u both primary",
+			 lane == SIM_CONTROL_SLOT ? "control group" : "lane", lane,
 			 (unsigned long long)epoch, *p - 1, node);
 }
 
@@ -126,9 +130,12 @@ void sim_check_ack(struct sim_cluster *c, unsigned lane, uint64_t index, uint64_
 static void check_converged(struct sim_cluster *c)
 {
 	for (unsigned k = 0; k < c->p.lanes && !c->failed; k++) {
-		const struct sim_lane *ref = &c->node[0].lane[k];
+		uint64_t members = sim_control_members(c, k);
+		const struct sim_lane *ref = &c->node[__builtin_ctzll(members)].lane[k];
 		for (unsigned i = 0; i < c->p.nodes; i++) {
 			const struct sim_lane *l = &c->node[i].lane[k];
+			if (!((members >> i) & 1))
+				continue; /* not a replica of this lane (any more) */
 			if (!c->node[i].up) {
 				sim_fail(c, "node %u is down after healing", i);
 				return;
@@ -137,7 +144,7 @@ static void check_converged(struct sim_cluster *c)
 			    memcmp(l->kv, ref->kv, sizeof(l->kv)) != 0) {
 				sim_fail(c, "lane %u: replicas differ after healing: node %u applied "
 					 "%llu, node %u applied %llu", k, i,
-					 (unsigned long long)l->applied, 0u,
+					 (unsigned long long)l->applied, ref->node->id,
 					 (unsigned long long)ref->applied);
 				return;
 			}
@@ -149,8 +156,11 @@ static void check_acks_durable(struct sim_cluster *c)
 {
 	for (uint64_t a = 0; a < c->n_acks && !c->failed; a++) {
 		const struct sim_ack *ack = &c->acks[a];
+		uint64_t members = sim_control_members(c, ack->lane);
 		for (unsigned i = 0; i < c->p.nodes; i++) {
 			const struct sim_lane *l = &c->node[i].lane[ack->lane];
+			if (!((members >> i) & 1))
+				continue;
 			const struct sim_record *rec = sim_store_get(&l->store, ack->index);
 			bool in_snapshot = ack->index <= l->store.snap.index;
 			if (l->applied < ack->index || (!in_snapshot && (!rec || rec->epoch != ack->epoch))) {
@@ -212,5 +222,6 @@ void sim_check_final(struct sim_cluster *c)
 	check_converged(c);
 	check_acks_durable(c);
 	check_progress(c);
+	sim_control_check_final(c);
 	check_linearizable(c);
 }

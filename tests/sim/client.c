@@ -68,7 +68,7 @@ static void issue(struct sim_cluster *c, struct sim_client *cl)
 	} else {
 		key = (unsigned)sim_rng_below(&c->rng, (uint64_t)c->p.lanes * SIM_KEYS_PER_LANE);
 		lane = key / SIM_KEYS_PER_LANE;
-		kind = sim_rng_below(&c->rng, 2) ? LIN_WRITE : LIN_READ;
+		kind = sim_rng_below(&c->rng, 1000) < c->p.read_permille ? LIN_READ : LIN_WRITE;
 	}
 	uint64_t value = kind == LIN_WRITE ? ((uint64_t)(cl->id + 1) << 40) | ++cl->next_value : 0;
 	uint64_t op = op_new(c, cl->id, key, kind, value);

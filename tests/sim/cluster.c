@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/core/ctl.h"
 #include "lincheck.h"
 
 /* ---- The lane's I/O table: the host's half ---- */
@@ -147,15 +148,12 @@ static void lane_promised(void *ctx, const struct repl_promise *p)
 		l->c->cp->promised(l->c, l->node->id, l->lane, p);
 }
 
-static void crash_event(void *arg, uint64_t incarnation, uint64_t unused);
-
 static void lane_fatal(void *ctx, int err, uint64_t index)
 {
 	struct sim_lane *l = lane_of(ctx);
 	sim_trace(l->c, "node %u lane %u: fatal %d at %llu: node stops", l->node->id, l->lane, err,
 		  (unsigned long long)index);
-	/* Fail-stop; the core may not be destroyed from inside its own callback. */
-	sim_sched_after(&l->c->sched, 0, crash_event, l->node, l->node->incarnation, 1);
+	sim_node_fail_stop(l->node);
 }
 
 static void lane_install(void *ctx, const struct repl_snapshot_meta *m, const uint8_t *bytes,
@@ -276,6 +274,12 @@ static void crash_event(void *arg, uint64_t incarnation, uint64_t unused)
 	sim_node_crash(n);
 	sim_sched_after(&n->c->sched, sim_rng_range(&n->c->rng, 50000, 300000), restart_event, n,
 			0, 0);
+}
+
+void sim_node_fail_stop(struct sim_node *n)
+{
+	/* Not at once: the core that failed may not be destroyed inside its own callback. */
+	sim_sched_after(&n->c->sched, 0, crash_event, n, n->incarnation, 0);
 }
 
 void sim_lane_config(struct sim_lane *l, const struct repl_config *cfg)
@@ -399,8 +403,11 @@ static void deliver(void *ctx, enum sim_plane plane, unsigned src, unsigned dst,
 			c->cp->deliver(c, src, dst, bytes, len);
 		return;
 	}
-	if (!sim_node_alive(n) || len < 1 || bytes[0] >= c->p.lanes)
+	if (!sim_node_alive(n) || len < 1)
 		return;
+	n->heard_us[src] = c->sched.now_us;
+	if (bytes[0] >= c->p.lanes)
+		return; /* a keepalive */
 	struct sim_lane *l = &n->lane[bytes[0]];
 	static struct repl_entry entries[REPL_MSG_ENTRIES_MAX];
 	struct repl_msg m;
@@ -408,10 +415,19 @@ static void deliver(void *ctx, enum sim_plane plane, unsigned src, unsigned dst,
 		sim_fail(c, "node %u: undecodable message from %u", dst, src);
 		return;
 	}
-	l->heard_ms[src % SIM_NODES_MAX] = lane_now_ms(&l->store);
 	repl_recv(l->r, &m);
 	if (l->r)
 		repl_flush(l->r);
+}
+
+/* The dataplane's keepalive on the replication network, which followers of different lanes
+ * would otherwise never exchange, so that every node knows whom it hears. */
+static void pings(struct sim_cluster *c, struct sim_node *n)
+{
+	uint8_t ping = SIM_PING_LANE;
+	for (unsigned o = 0; o < c->p.nodes; o++)
+		if (o != n->id)
+			sim_net_send(&c->net, SIM_PLANE_REPL, n->id, o, &ping, 1);
 }
 
 static void tick_event(void *arg, uint64_t a, uint64_t b)
@@ -419,11 +435,14 @@ static void tick_event(void *arg, uint64_t a, uint64_t b)
 	(void)a;
 	(void)b;
 	struct sim_cluster *c = arg;
+	bool ping = c->sched.now_us % SIM_PING_US < SIM_TICK_US;
 	for (unsigned i = 0; i < c->p.nodes; i++) {
 		struct sim_node *n = &c->node[i];
 		if (!sim_node_alive(n))
 			continue;
 		n->progress++;
+		if (ping)
+			pings(c, n);
 		for (unsigned k = 0; k < c->p.lanes && n->up; k++) {
 			if (!n->lane[k].r)
 				continue;
@@ -435,6 +454,26 @@ static void tick_event(void *arg, uint64_t a, uint64_t b)
 		sim_sched_after(&c->sched, SIM_TICK_US, tick_event, c, 0, 0);
 }
 
+void sim_lane_status(struct sim_lane *l, struct ctl_lane_status *out)
+{
+	struct repl_state s;
+	repl_state_get(l->r, &s);
+	memset(out, 0, sizeof(*out));
+	out->lane = l->lane;
+	out->epoch = s.epoch;
+	out->role = (uint8_t)s.role;
+	out->voters = s.members.voters;
+	out->handoff_ready = s.handoff_ready;
+	out->damaged = s.damaged;
+	if (s.role != REPL_ROLE_PRIMARY)
+		return;
+	for (unsigned p = 0; p < l->c->p.nodes; p++) {
+		struct repl_peer_info pi;
+		if (repl_peer_get(l->r, p, &pi) == 0 && pi.lag <= 8)
+			out->caught_up |= 1ull << p;
+	}
+}
+
 /* ---- Set-up ---- */
 
 static void lane_options(struct sim_cluster *c)
@@ -443,7 +482,7 @@ static void lane_options(struct sim_cluster *c)
 	repl_options_default(o, 0, REPL_MODE_EXTERNAL);
 	o->heartbeat_ms = 20;
 	o->resend_ms = 60;
-	o->lease_ms = 150;
+	o->lease_ms = c->p.lease_ms;
 	/* lease_drift_ms >= lease_ms * 2 rho / (1 + rho) (repl.h), rounded up, plus 1 ms for
 	 * the clocks' millisecond granularity. */
 	o->lease_drift_ms = (uint32_t)((uint64_t)o->lease_ms * 2 * (uint64_t)c->p.drift_ppm_max /
@@ -522,7 +561,7 @@ void sim_cluster_free(struct sim_cluster *c)
 	if (c->cp)
 		c->cp->free(c);
 	sim_sched_free(&c->sched);
-	for (unsigned k = 0; k < SIM_LANES_MAX; k++) {
+	for (unsigned k = 0; k <= SIM_LANES_MAX; k++) {
 		free(c->applied[k]);
 		free(c->primary_of[k]);
 	}

@@ -9,7 +9,7 @@
 
 enum fault {
 	FAULT_CRASH, FAULT_HANG, FAULT_ISOLATE, FAULT_ONE_WAY, FAULT_CUT_PAIR, FAULT_LOSS,
-	FAULT_SYNC_FAIL, FAULT_CORRUPT, FAULT_KINDS
+	FAULT_SYNC_FAIL, FAULT_CORRUPT, FAULT_ISOLATE_PRIMARY, FAULT_KINDS
 };
 
 static void restart_ev(void *arg, uint64_t node, uint64_t b)
@@ -33,6 +33,8 @@ static void link_ev(void *arg, uint64_t a, uint64_t b)
 {
 	struct sim_cluster *c = arg;
 	unsigned planes = (unsigned)(a >> 16), src = (a >> 8) & 0xff, dst = a & 0xff;
+	sim_trace(c, "link %u -> %u %s%s: %s", src, dst, planes & 1 ? "repl " : "",
+		  planes & 2 ? "mgmt" : "", b ? "cut" : "restored");
 	for (unsigned p = 0; p < 2; p++)
 		if (planes & (1u << p))
 			sim_net_block(&c->net, p, src, dst, b != 0);
@@ -106,6 +108,37 @@ static void corrupt_ev(void *arg, uint64_t node, uint64_t lane)
 	}
 }
 
+/* The node that is primary of some lane now (or a random node). */
+static unsigned some_primary(struct sim_cluster *c)
+{
+	unsigned lane = (unsigned)sim_rng_below(&c->rng, c->p.lanes);
+	for (unsigned i = 0; i < c->p.nodes; i++) {
+		const struct sim_lane *l = &c->node[i].lane[lane];
+		if (!sim_node_alive(&c->node[i]) || !l->r)
+			continue;
+		struct repl_state s;
+		repl_state_get(l->r, &s);
+		if (s.role == REPL_ROLE_PRIMARY)
+			return i;
+	}
+	return (unsigned)sim_rng_below(&c->rng, c->p.nodes);
+}
+
+/* Cuts whichever node is a primary at that moment off the others, on the planes in a (the
+ * clients still reach it): the case a lease must cover. */
+static void isolate_primary_ev(void *arg, uint64_t planes, uint64_t until)
+{
+	struct sim_cluster *c = arg;
+	unsigned node = some_primary(c);
+	sim_trace(c, "node %u (a primary) cut off", node);
+	for (unsigned o = 0; o < c->p.nodes; o++) {
+		if (o == node)
+			continue;
+		block_link(c, c->sched.now_us, until, (unsigned)planes, node, o);
+		block_link(c, c->sched.now_us, until, (unsigned)planes, o, node);
+	}
+}
+
 static void schedule_one(struct sim_cluster *c, enum fault f, uint64_t at, uint64_t until)
 {
 	unsigned n = c->p.nodes;
@@ -119,6 +152,10 @@ static void schedule_one(struct sim_cluster *c, enum fault f, uint64_t at, uint6
 	case FAULT_HANG:
 		sim_sched_at(&c->sched, at, hang_ev, c, node, 0);
 		sim_sched_at(&c->sched, until, unhang_ev, c, node, 0);
+		break;
+	case FAULT_ISOLATE_PRIMARY:
+		c->stats.partitions++;
+		sim_sched_at(&c->sched, at, isolate_primary_ev, c, planes, until);
 		break;
 	case FAULT_ISOLATE:
 		c->stats.partitions++;

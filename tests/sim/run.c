@@ -13,9 +13,11 @@ void sim_params_from_seed(uint64_t seed, struct sim_params *p)
 	struct sim_rng g;
 	sim_rng_seed(&g, seed ^ 0x5eed5eed5eed5eedull);
 	memset(p, 0, sizeof(*p));
-	p->nodes = sim_rng_below(&g, 10) < 7 ? 3 : 5;
+	unsigned shape = (unsigned)sim_rng_below(&g, 10);
+	p->nodes = shape < 5 ? 3 : shape < 8 ? 5 : 4;
+	p->replace = p->nodes == 4; /* three nodes, and a spare that replaces one of them */
 	p->lanes = (unsigned)sim_rng_range(&g, 1, 3);
-	p->clients = (unsigned)sim_rng_range(&g, 2, 4);
+	p->clients = (unsigned)sim_rng_range(&g, 2, 6);
 	p->drop_ppm = sim_rng_below(&g, 3) ? (uint32_t)sim_rng_below(&g, 30000) : 0;
 	p->dup_ppm = sim_rng_below(&g, 2) ? (uint32_t)sim_rng_below(&g, 20000) : 0;
 	p->delay_us_min = (uint32_t)sim_rng_range(&g, 20, 200);
@@ -27,13 +29,18 @@ void sim_params_from_seed(uint64_t seed, struct sim_params *p)
 	p->end_us = p->faults_end_us + p->progress_bound_us + 1500000;
 	p->snapshot_every = sim_rng_below(&g, 3) ? (unsigned)sim_rng_range(&g, 8, 60) : 0;
 	p->corruption = sim_rng_below(&g, 2);
+	/* Leases from short to longer than failure detection, so that a failover that does not
+	 * wait the lease out would show. */
+	p->lease_ms = (uint32_t)sim_rng_range(&g, 100, 400);
+	p->node_timeout_ms = (uint32_t)sim_rng_range(&g, 50, 150);
+	p->heard_us = sim_rng_range(&g, 45000, 100000);
+	p->read_permille = sim_rng_below(&g, 2) ? 500 : 800;
 	const char *cp = getenv("SPINDLE_SIM_CONTROL");
-#ifdef SIM_HAVE_CONTROL
 	p->use_oracle = cp && strcmp(cp, "oracle") == 0;
-#else
-	(void)cp;
-	p->use_oracle = true; /* the control group is not built yet */
-#endif
+	if (p->use_oracle && p->replace) {
+		p->nodes = 3; /* the oracle does not do membership */
+		p->replace = false;
+	}
 }
 
 static struct sim_cluster *current;
@@ -66,11 +73,12 @@ static void print_summary(const struct sim_cluster *c)
 		open += c->ops[i].state == SIM_OP_OPEN;
 		voids += c->ops[i].state == SIM_OP_VOID;
 	}
-	printf("seed %llu: nodes %u lanes %u clients %u%s: ops %llu ok %llu open %llu refused %llu;"
+	printf("seed %llu: nodes %u lanes %u clients %u%s%s: ops %llu ok %llu open %llu refused %llu;"
 	       " failovers %llu crashes %llu partitions %llu hangs %llu corruptions %llu sync "
 	       "failures %llu snapshots %llu installs %llu; events %llu\n",
 	       (unsigned long long)c->seed, c->p.nodes, c->p.lanes, c->p.clients,
-	       c->p.use_oracle ? " (oracle)" : "", (unsigned long long)c->n_ops,
+	       c->p.use_oracle ? " (oracle)" : "", c->p.replace ? " (replace)" : "",
+	       (unsigned long long)c->n_ops,
 	       (unsigned long long)ok, (unsigned long long)open, (unsigned long long)voids,
 	       (unsigned long long)c->stats.failovers, (unsigned long long)c->stats.crashes,
 	       (unsigned long long)c->stats.partitions, (unsigned long long)c->stats.hangs,
@@ -119,11 +127,10 @@ bool sim_run_seed(uint64_t seed, bool verbose)
 	ASSERT(c);
 	current = c;
 	sim_cluster_init(c, seed, &p);
-#ifdef SIM_HAVE_CONTROL
+	c->trace_stream = verbose && getenv("SPINDLE_SIM_TRACE");
 	if (!p.use_oracle)
 		sim_control_start(c);
 	else
-#endif
 		sim_oracle_start(c);
 	sim_clients_start(c);
 	sim_faults_schedule(c);
@@ -141,6 +148,7 @@ bool sim_run_seed(uint64_t seed, bool verbose)
 	if (!ok) {
 		printf("FAILED seed %llu: %s\nstate:\n", (unsigned long long)seed, c->failure);
 		print_state(c);
+		sim_control_print(c);
 		printf("trace tail:\n");
 		fflush(stdout);
 		sim_trace_dump(c, 1, verbose ? SIM_TRACE_LINES : 40);

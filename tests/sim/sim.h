@@ -16,14 +16,16 @@
 #include "sim/sched.h"
 #include "sim/store.h"
 
+struct ctl_lane_status;
+
 #define SIM_NODES_MAX 5
 #define SIM_LANES_MAX 4
 #define SIM_KEYS_PER_LANE 3
-#define SIM_CLIENTS_MAX 8
+#define SIM_CLIENTS_MAX 10
 #define SIM_BATCH_MAX 16         /* client writes in one log entry */
 #define SIM_TRACE_LINES 256
 #define SIM_TICK_US 1000
-#define SIM_CLIENT_TIMEOUT_US 400000
+#define SIM_CLIENT_TIMEOUT_US 250000
 
 /* ---- What a seed decides ---- */
 struct sim_params {
@@ -35,7 +37,12 @@ struct sim_params {
 	uint64_t end_us;
 	unsigned snapshot_every;      /* a lane compacts after this many applied entries */
 	bool corruption;              /* inject corrupt records */
+	uint32_t lease_ms;            /* the lanes' read lease */
+	uint32_t read_permille;       /* share of reads in the workload */
+	uint32_t node_timeout_ms;     /* the control plane's failure detector */
+	uint64_t heard_us;            /* a peer heard within this is reachable */
 	bool use_oracle;              /* scripted control plane instead of the control group */
+	bool replace;                 /* the last node is a spare that replaces another one */
 };
 
 /* ---- The client history ---- */
@@ -85,7 +92,6 @@ struct sim_lane {
 	struct sim_read *reads;
 	unsigned n_reads, cap_reads;
 	uint64_t confirmed_seq;
-	uint64_t heard_ms[SIM_NODES_MAX]; /* last message from each peer (for reachability) */
 };
 
 struct sim_node {
@@ -97,8 +103,13 @@ struct sim_node {
 	struct sim_clock clock;
 	struct sim_lane lane[SIM_LANES_MAX];
 	uint64_t progress;        /* dataplane progress counter, for the control daemon */
+	uint64_t heard_us[SIM_NODES_MAX]; /* last frame from each peer, replication network */
 	struct sim_ctl *ctl;      /* the control daemon (NULL with the oracle) */
 };
+
+#define SIM_PING_LANE 0xff        /* the dataplane's keepalive frame between nodes */
+#define SIM_PING_US 20000
+#define SIM_CONTROL_SLOT SIM_LANES_MAX /* the control group's slot in the checks */
 
 /* ---- Clients ---- */
 struct sim_client {
@@ -151,10 +162,10 @@ struct sim_cluster {
 	struct sim_op *ops;
 	uint64_t n_ops, cap_ops;
 
-	struct sim_applied *applied[SIM_LANES_MAX];
-	uint64_t cap_applied[SIM_LANES_MAX];
-	unsigned *primary_of[SIM_LANES_MAX]; /* per epoch: node + 1 (0 = none) */
-	uint64_t cap_primary[SIM_LANES_MAX];
+	struct sim_applied *applied[SIM_LANES_MAX + 1];   /* lanes, then the control group */
+	uint64_t cap_applied[SIM_LANES_MAX + 1];
+	unsigned *primary_of[SIM_LANES_MAX + 1]; /* per epoch: node + 1 (0 = none) */
+	uint64_t cap_primary[SIM_LANES_MAX + 1];
 	struct sim_ack *acks;
 	uint64_t n_acks, cap_acks;
 	uint64_t progress_ok[SIM_LANES_MAX]; /* a probe write committed after healing, when */
@@ -164,6 +175,7 @@ struct sim_cluster {
 	struct sim_oracle *oracle;
 	struct sim_control *control;
 
+	bool trace_stream;        /* SPINDLE_SIM_TRACE=1: print every trace line as it happens */
 	char trace[SIM_TRACE_LINES][160];
 	unsigned trace_next;
 	bool failed;
@@ -179,6 +191,8 @@ void sim_cluster_init(struct sim_cluster *c, uint64_t seed, const struct sim_par
 void sim_cluster_free(struct sim_cluster *c);
 void sim_node_crash(struct sim_node *n);
 void sim_node_restart(struct sim_node *n);
+/* The node stops itself (a fatal I/O error) and its supervisor restarts it later. */
+void sim_node_fail_stop(struct sim_node *n);
 void sim_lane_config(struct sim_lane *l, const struct repl_config *cfg);
 bool sim_node_alive(const struct sim_node *n);
 /* client requests arriving at a node */
@@ -203,6 +217,11 @@ void sim_faults_schedule(struct sim_cluster *c);
 void sim_oracle_start(struct sim_cluster *c);
 void sim_control_start(struct sim_cluster *c);
 
+/* control.c: the lanes' members at the end of the run (all nodes with the oracle) */
+uint64_t sim_control_members(struct sim_cluster *c, unsigned lane);
+void sim_control_check_final(struct sim_cluster *c);
+void sim_control_print(struct sim_cluster *c);
+
 /* check.c */
 void sim_check_apply(struct sim_cluster *c, unsigned lane, unsigned node,
 		     const struct repl_entry *e);
@@ -214,6 +233,9 @@ PRINTF_FMT(2, 3) void sim_trace(struct sim_cluster *c, const char *fmt, ...);
 /* Writes the last `lines` lines of the trace. */
 void sim_trace_dump(const struct sim_cluster *c, int fd, unsigned lines);
 uint64_t sim_hash(const void *p, size_t len);
+
+/* cluster.c: what a node's dataplane tells its control daemon about a lane */
+void sim_lane_status(struct sim_lane *l, struct ctl_lane_status *out);
 
 /* run.c */
 void sim_params_from_seed(uint64_t seed, struct sim_params *p);
