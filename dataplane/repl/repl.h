@@ -227,8 +227,10 @@ struct repl_io {
 	/* Starts removing every entry with index >= from_index (ordered with appends). */
 	void (*truncate)(void *ctx, uint64_t from_index);
 	/* Starts reading entries from from_index up to to_index (inclusive), stopping early at
-	 * about max_bytes (at least one entry). Every appended entry can be read, durable or
-	 * not yet (the cache is only a cache). Completion: repl_read_done() with tag. */
+	 * about max_bytes (at least one entry). Every appended entry must be readable: the
+	 * core may ask for one that is not durable yet (the cache is only a cache, and a
+	 * follower drops uncommitted entries from it when it is full), and the host may then
+	 * complete the read once the entry is durable. Completion: repl_read_done() with tag. */
 	void (*read)(void *ctx, unsigned tag, uint64_t from_index, uint64_t to_index,
 		     size_t max_bytes);
 	/* Starts saving the metadata durably. Completion: repl_meta_done(). */
