@@ -68,6 +68,11 @@ typedef void (*loop_msg_fn)(struct loop *loop, void *arg);
 /* From any thread. Returns 0, or -ENOBUFS when the target's ring is full (backpressure:
  * the caller keeps the work and retries, or answers the client with an error). */
 int loop_msg_send(struct loop *to, loop_msg_fn fn, void *arg);
+/* Like loop_msg_send() but never refuses: a message the target's ring cannot take now waits
+ * on the sending loop's backlog and is retried at the start of every turn, in order (once a
+ * backlog exists, every later message from this loop queues behind it). Only from the
+ * thread of `from`. */
+void loop_msg_post(struct loop *from, struct loop *to, loop_msg_fn fn, void *arg);
 
 /* ---- Timers ---- */
 struct loop_timer;
@@ -107,6 +112,7 @@ struct loop_stats {
 	uint64_t sleeps;
 	uint64_t msgs;
 	uint64_t msgs_refused;  /* loop_msg_send() to this loop that found the ring full */
+	uint64_t msgs_backlogged; /* loop_msg_post() from this loop that had to wait */
 	uint64_t cqes;
 	uint64_t busy_ns;       /* time spent in turns that did work */
 };

@@ -1,0 +1,95 @@
+/* spindled's configuration: one table of keys (type, range, default, unit, documentation)
+ * drives the file parser, the command-line overrides (`--key value` for every key), the
+ * validation (`--check-config`) and the reference in docs/CONFIG.md (`--help-config`).
+ *
+ * The file format is one `key value...` per line, as redis.conf: `#` starts a comment,
+ * values may be double-quoted, sizes take k/m/g (powers of 1024) suffixes, booleans are
+ * yes/no. Repeatable keys (peer) may appear on several lines. An unknown key, a malformed
+ * value or a value out of range stops the start with the file, the line and the reason. */
+#ifndef SPINDLE_CONF_CONF_H
+#define SPINDLE_CONF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_PATH_BYTES_MAX 256
+#define CONF_STR_BYTES_MAX 256
+#define CONF_EAL_BYTES_MAX 1024
+#define CONF_PEERS_MAX 64
+#define CONF_ERR_BYTES_MAX 512
+
+enum conf_durability { CONF_DURABILITY_DISK = 0, CONF_DURABILITY_MEMORY = 1 };
+enum conf_transport { CONF_TRANSPORT_NONE = 0, CONF_TRANSPORT_DPDK, CONF_TRANSPORT_UDP };
+
+/* A replication peer: its node id and where its replication port is. */
+struct conf_peer {
+	uint16_t node_id;
+	char ip[64];             /* replication address (IPv4) */
+	uint16_t udp_port;       /* base UDP port on that node */
+	char mac[18];            /* static MAC ("" = resolve with ARP) */
+	char client_addr[64];    /* where that node serves clients, "ip:port" (for MOVED-free forwarding) */
+};
+
+struct conf {
+	/* Identity */
+	uint16_t node_id;
+	uint32_t cluster_id;
+	/* Clients */
+	char bind[64];
+	uint16_t port;
+	char requirepass[CONF_STR_BYTES_MAX];
+	uint32_t maxclients;
+	uint64_t client_output_max_bytes;
+	uint64_t client_query_max_bytes;
+	uint64_t proto_max_bulk_bytes;
+	uint32_t recv_buffers;
+	uint32_t recv_buffer_bytes;
+	/* Cores and lanes */
+	uint32_t loops;
+	uint32_t lanes;
+	bool spin;
+	uint32_t idle_sleep_us;
+	/* Storage */
+	enum conf_durability durability;
+	char data_dir[CONF_PATH_BYTES_MAX];
+	uint64_t segment_bytes;
+	uint64_t snapshot_every_bytes;
+	/* Replication */
+	enum conf_transport transport;
+	char repl_ip[64];
+	uint16_t repl_udp_port;
+	uint32_t mtu;
+	struct conf_peer peers[CONF_PEERS_MAX];
+	uint32_t peers_count;
+	uint32_t lease_ms;
+	uint32_t heartbeat_ms;
+	uint32_t drift_ppm;
+	/* Control plane */
+	char control_socket[CONF_PATH_BYTES_MAX];
+	/* DPDK */
+	char eal_args[CONF_EAL_BYTES_MAX];
+	/* Diagnostics */
+	char log_level[16];
+};
+
+/* Fills every key with its default. */
+void conf_defaults(struct conf *c);
+/* Applies the keys of a file. On error returns -EINVAL (or -errno for I/O) and writes
+ * "FILE:LINE: reason" into err. */
+int conf_load_file(struct conf *c, const char *path, char *err, size_t err_len);
+/* Applies one key given on the command line (`--key value`). */
+int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t err_len);
+/* Checks the keys against each other (e.g. a non-loopback bind needs a password). */
+int conf_validate(const struct conf *c, char *err, size_t err_len);
+/* Writes the reference of every key (markdown table) to a stream. */
+void conf_reference_write(void *stream);
+/* Writes the effective configuration (`key value` lines) to a stream. */
+void conf_dump(const struct conf *c, void *stream);
+/* CONFIG GET support: the value of a key as text, or -ENOENT. Secrets are returned as-is
+ * only when reveal is set. */
+int conf_get_text(const struct conf *c, const char *key, char *out, size_t out_len);
+/* Calls fn for each key name (for CONFIG GET patterns). */
+void conf_keys_foreach(void (*fn)(const char *key, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,427 @@
+/* spindled: set-up and launch. Reads the configuration, starts DPDK's EAL, builds one loop per
+ * worker lcore with its client listener and lanes, runs them, and shuts down cleanly on
+ * SIGTERM or SIGINT. Everything else lives in the modules. */
+#define LOG_COMPONENT "spindled"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <stdatomic.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/panic.h"
+#include "cmd/cmd.h"
+#include "conf/conf.h"
+#include "kv/kv.h"
+#include "lane/lane.h"
+#include "loop/loop.h"
+#include "log/log.h"
+#include "net/net.h"
+#include "uring/disk.h"
+
+#define EAL_ARGS_MAX 64
+#define SHUTDOWN_TURNS_MAX 100000
+
+struct node;
+
+/* What one loop's thread sets up, runs and tears down. */
+struct node_loop {
+	struct node *node;
+	uint32_t index;
+	struct loop *loop;
+	struct net_loop *net;
+	struct cmd_loop *cmd;
+	struct uring_disk *disk;
+	unsigned lcore;
+	int rc;
+};
+
+struct node {
+	struct conf conf;
+	char config_file[CONF_PATH_BYTES_MAX];
+	uint32_t loops_count;
+	struct node_loop loops[LANE_LOOPS_MAX];
+	struct loop *loop_ptrs[LANE_LOOPS_MAX];
+	struct lane_set *lanes;
+	struct cmd_server *srv;
+	struct log_datadir *datadir;
+	atomic_uint serving;          /* loops that accept clients */
+	atomic_bool stopping;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: spindled [--config FILE] [--KEY VALUE]... [-- EAL-ARGS...]\n"
+		"       spindled --check-config [--config FILE] [--KEY VALUE]...\n"
+		"       spindled --help-config | --version | --help\n"
+		"\n"
+		"Every configuration key can be given as --KEY VALUE and overrides the file,\n"
+		"e.g. --port 7000 --loops 2 --lanes 16 --durability memory --data-dir DIR.\n"
+		"Arguments after -- go to DPDK's EAL unchanged (eal-args in the file does the same).\n");
+}
+
+/* Parses the command line into node->conf. Returns 0 to run, 1 to exit with success, or a
+ * negative errno. *eal_at is the index of the first EAL argument (argc if none). */
+static int node_args(struct node *node, int argc, char **argv, bool *check_only, int *eal_at)
+{
+	char err[CONF_ERR_BYTES_MAX];
+	conf_defaults(&node->conf);
+	*eal_at = argc;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			snprintf(node->config_file, sizeof(node->config_file), "%s", argv[i + 1]);
+			if (conf_load_file(&node->conf, argv[i + 1], err, sizeof(err)) != 0) {
+				fprintf(stderr, "spindled: %s\n", err);
+				return -EINVAL;
+			}
+			break;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			*eal_at = i + 1;
+			break;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 1;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("spindled %s\n", SPINDLE_VERSION);
+			return 1;
+		} else if (strcmp(a, "--help-config") == 0) {
+			conf_reference_write(stdout);
+			return 1;
+		} else if (strcmp(a, "--check-config") == 0) {
+			*check_only = true;
+		} else if (strcmp(a, "--config") == 0) {
+			i++;
+		} else if (strncmp(a, "--", 2) == 0 && i + 1 < argc) {
+			if (conf_set(&node->conf, a + 2, argv[++i], err, sizeof(err)) != 0) {
+				fprintf(stderr, "spindled: %s: %s\n", a, err);
+				return -EINVAL;
+			}
+		} else {
+			fprintf(stderr, "spindled: unexpected argument '%s'\n", a);
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (conf_validate(&node->conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "spindled: configuration: %s\n", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long free_pages = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return free_pages >= 64;
+}
+
+/* EAL arguments: from the command line after --, else from eal-args, else defaults for a
+ * shared host: loops+1 lcores floating over every CPU we may use, a file prefix unique to
+ * this node and port, no PCI scan, hugepages when enough are free, else plain memory. */
+static int node_eal_args(struct node *node, int argc, char **argv, int eal_at, char **out,
+			 char *store, size_t store_len)
+{
+	int n = 0;
+	out[n++] = argv[0];
+	if (eal_at < argc) {
+		for (int i = eal_at; i < argc && n < EAL_ARGS_MAX - 1; i++)
+			out[n++] = argv[i];
+		return n;
+	}
+	if (node->conf.eal_args[0] != '\0') {
+		snprintf(store, store_len, "%s", node->conf.eal_args);
+	} else {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		snprintf(store, store_len,
+			 "--lcores=(0-%u)@(0-%ld) --file-prefix=spindled-%u-%u --no-pci --no-telemetry "
+			 "--log-level=lib.eal:warning %s",
+			 node->conf.loops, cpus - 1, node->conf.node_id, node->conf.port,
+			 hugepages_free() ? "--in-memory" : "--no-huge -m 256");
+	}
+	char *save = NULL;
+	for (char *t = strtok_r(store, " ", &save); t && n < EAL_ARGS_MAX - 1; t = strtok_r(NULL, " ", &save))
+		out[n++] = t;
+	out[n] = NULL;
+	return n;
+}
+
+static int node_loops_create(struct node *node)
+{
+	unsigned lcore;
+	uint32_t i = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (i == node->conf.loops)
+			break;
+		struct loop_config lc = { .id = i, .spin = node->conf.spin,
+					  .idle_sleep_us_max = node->conf.idle_sleep_us };
+		struct node_loop *nl = &node->loops[i];
+		nl->node = node;
+		nl->index = i;
+		nl->loop = loop_create(&lc);
+		if (nl->loop == NULL)
+			return -ENOMEM;
+		node->loop_ptrs[i] = nl->loop;
+		nl->lcore = lcore;
+		i++;
+	}
+	if (i < node->conf.loops) {
+		LOG_ERROR("%u loops need %u EAL worker lcores, got %u (give --lcores with one more "
+			  "lcore than loops)", node->conf.loops, node->conf.loops, i);
+		return -EINVAL;
+	}
+	node->loops_count = i;
+	return 0;
+}
+
+static void node_net_config(const struct conf *c, struct net_config *nc)
+{
+	net_config_default(nc);
+	nc->bind_addr = c->bind;
+	nc->port = c->port;
+	nc->clients_max = c->maxclients;
+	nc->recv_buf_bytes = c->recv_buffer_bytes;
+	nc->recv_bufs = c->recv_buffers;
+	nc->output_bytes_max = c->client_output_max_bytes;
+	nc->limits.bulk_bytes_max = c->proto_max_bulk_bytes;
+	nc->limits.query_bytes_max = c->client_query_max_bytes;
+}
+
+/* A lane stopped for good: fail-stop. Nothing more is acknowledged; the operator restarts the
+ * node, which recovers from its disk (and later its peers). */
+static void node_lane_fatal(void *ctx, uint32_t lane, int err, const char *why)
+{
+	(void)ctx;
+	LOG_ERROR("FATAL lane %u: %s (%s); stopping the node", lane, why, strerror(err < 0 ? -err : err));
+	_exit(3);
+}
+
+static int node_build(struct node *node)
+{
+	int rc = node_loops_create(node);
+	if (rc != 0)
+		return rc;
+	const struct conf *c = &node->conf;
+	struct lane_set_config lsc = {
+		.lanes = c->lanes, .loops = node->loops_count,
+		.durable = c->durability == CONF_DURABILITY_DISK,
+		.data_dir = c->data_dir, .node_id = c->node_id, .segment_bytes = c->segment_bytes,
+		.snapshot_every_bytes = c->snapshot_every_bytes, .lease_ms = c->lease_ms,
+		.heartbeat_ms = c->heartbeat_ms, .drift_ppm = c->drift_ppm,
+		.fatal = node_lane_fatal, .fatal_ctx = node,
+	};
+	node->lanes = lane_set_create(&lsc, node->loop_ptrs);
+	node->srv = cmd_server_create(&node->conf, node->config_file, node->lanes, node->loops_count);
+	if (node->lanes == NULL || node->srv == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < node->loops_count; i++) {
+		node->loops[i].cmd = cmd_loop_create(node->srv, node->loops[i].loop);
+		if (node->loops[i].cmd == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Loops whose clients are not all gone yet. Every loop keeps turning until this is zero,
+ * because a client of one loop may wait for a request running on another's lane. */
+static atomic_uint node_draining;
+
+/* On each loop: close its clients, then run until every loop's clients are gone. */
+static void node_loop_drain(struct node_loop *nl)
+{
+	if (nl->net != NULL)
+		net_loop_shutdown(nl->net);
+	bool mine_done = false;
+	for (int i = 0; i < SHUTDOWN_TURNS_MAX; i++) {
+		if (!mine_done && (nl->net == NULL || net_loop_idle(nl->net))) {
+			mine_done = true;
+			atomic_fetch_sub(&node_draining, 1);
+		}
+		if (mine_done && atomic_load(&node_draining) == 0)
+			return;
+		if (loop_run_once(nl->loop) == 0)
+			usleep(100);
+	}
+	LOG_WARN("loop %u: clients still open at shutdown", nl->index);
+	if (!mine_done)
+		atomic_fetch_sub(&node_draining, 1);
+}
+
+/* Recovers this loop's lanes, then opens its client listener once every lane of the node
+ * serves, so that no client ever sees a lane still loading. */
+static int node_loop_start(struct node_loop *nl)
+{
+	struct node *node = nl->node;
+	struct log_disk *disk = NULL;
+	if (node->conf.durability == CONF_DURABILITY_DISK) {
+		nl->disk = uring_disk_create(nl->loop);
+		if (nl->disk == NULL)
+			return -ENOMEM;
+		disk = uring_disk_io(nl->disk);
+	}
+	lane_set_attach_loop(node->lanes, nl->loop, disk);
+	while (lane_set_loading(node->lanes) > 0 && !atomic_load(&node->stopping)) {
+		if (loop_run_once(nl->loop) == 0)
+			usleep(200);
+	}
+	struct net_config nc;
+	node_net_config(&node->conf, &nc);
+	struct net_handler h = cmd_net_handler(nl->cmd);
+	nl->net = net_loop_create(nl->loop, &nc, &h);
+	if (nl->net == NULL)
+		return -EADDRINUSE;
+	cmd_loop_net_set(nl->cmd, nl->net);
+	atomic_fetch_add(&node->serving, 1);
+	return 0;
+}
+
+static int node_loop_main(void *arg)
+{
+	struct node_loop *nl = arg;
+	nl->rc = node_loop_start(nl);
+	if (nl->rc == 0)
+		loop_run(nl->loop);
+	node_loop_drain(nl);
+	lane_set_detach_loop(nl->node->lanes, nl->loop);
+	if (nl->disk != NULL)
+		uring_disk_destroy(nl->disk);
+	nl->disk = NULL;
+	return nl->rc;
+}
+
+static void node_stop(struct node *node)
+{
+	atomic_store(&node->stopping, true);
+	for (uint32_t i = 0; i < node->loops_count; i++)
+		loop_stop(node->loops[i].loop);
+}
+
+/* Runs the loops until a signal; reports readiness once every loop serves. */
+static int node_run(struct node *node, sigset_t *signals)
+{
+	atomic_store(&node_draining, node->loops_count);
+	for (uint32_t i = 0; i < node->loops_count; i++)
+		rte_eal_remote_launch(node_loop_main, &node->loops[i], node->loops[i].lcore);
+	bool ready = false;
+	int rc = 0;
+	for (;;) {
+		struct timespec wait = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+		int sig = sigtimedwait(signals, NULL, &wait);
+		if (sig > 0) {
+			LOG_INFO("signal %d: shutting down", sig);
+			break;
+		}
+		bool failed = false;
+		for (uint32_t i = 0; i < node->loops_count; i++)
+			failed |= node->loops[i].rc != 0;
+		if (failed) {
+			LOG_ERROR("a loop could not start; shutting down");
+			rc = 1;
+			break;
+		}
+		if (!ready && atomic_load(&node->serving) == node->loops_count) {
+			ready = true;
+			LOG_INFO("ready: port=%u loops=%u lanes=%u durability=%s", node->conf.port,
+				 node->loops_count, node->conf.lanes,
+				 node->conf.durability == CONF_DURABILITY_DISK ? "disk" : "memory");
+		}
+	}
+	node_stop(node);
+	rte_eal_mp_wait_lcore();
+	return rc;
+}
+
+static void node_destroy(struct node *node)
+{
+	for (uint32_t i = 0; i < node->loops_count; i++) {
+		net_loop_destroy(node->loops[i].net);
+		cmd_loop_destroy(node->loops[i].cmd);
+	}
+	cmd_server_destroy(node->srv);
+	lane_set_destroy(node->lanes);
+	for (uint32_t i = 0; i < node->loops_count; i++)
+		loop_destroy(node->loops[i].loop);
+	if (node->datadir != NULL)
+		log_datadir_close(node->datadir);
+}
+
+static int node_datadir_open(struct node *node)
+{
+	if (node->conf.durability != CONF_DURABILITY_DISK)
+		return 0;
+	char err[256];
+	int rc = log_datadir_open(node->conf.data_dir, &node->datadir, err, sizeof(err));
+	if (rc != 0)
+		LOG_ERROR("data directory %s: %s", node->conf.data_dir, err);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct node node;
+	bool check_only = false;
+	int eal_at;
+	log_process_name_set("spindled");
+	int rc = node_args(&node, argc, argv, &check_only, &eal_at);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	enum log_level level;
+	if (log_level_parse(node.conf.log_level, &level) != 0) {
+		fprintf(stderr, "spindled: log-level: '%s' is not debug, info, warn or error\n", node.conf.log_level);
+		return 2;
+	}
+	log_level_min = level;
+	if (check_only) {
+		conf_dump(&node.conf, stdout);
+		return 0;
+	}
+	/* Signals are taken by the main thread only: block them before EAL starts threads. */
+	sigset_t signals;
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	char *eal_argv[EAL_ARGS_MAX];
+	char eal_store[CONF_EAL_BYTES_MAX + 256];
+	int eal_argc = node_eal_args(&node, argc, argv, eal_at, eal_argv, eal_store, sizeof(eal_store));
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		LOG_ERROR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
+		return 1;
+	}
+	kv_seed_set(((uint64_t)getpid() << 32) ^ time_mono_ns());
+	rc = node_datadir_open(&node);
+	if (rc == 0)
+		rc = node_build(&node);
+	if (rc != 0) {
+		LOG_ERROR("start-up failed: %s", strerror(-rc));
+		node_destroy(&node);
+		rte_eal_cleanup();
+		return 1;
+	}
+	rc = node_run(&node, &signals);
+	node_destroy(&node);
+	rte_eal_cleanup();
+	LOG_INFO("stopped");
+	return rc;
+}
