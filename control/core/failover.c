@@ -85,10 +85,10 @@ static void failover_progress(struct ctl_leader *l, uint32_t k, uint64_t now)
 		}
 	}
 	uint64_t good = good_promises(ol);
-	if (__builtin_popcountll(good & cl->members.voters) < ctl_majority_of(cl->members.voters))
+	if ((unsigned)__builtin_popcountll(good & cl->members.voters) < ctl_majority_of(cl->members.voters))
 		return;
 	if (cl->prev_voters &&
-	    __builtin_popcountll(good & cl->prev_voters) < ctl_majority_of(cl->prev_voters))
+	    (unsigned)__builtin_popcountll(good & cl->prev_voters) < ctl_majority_of(cl->prev_voters))
 		return;
 	if (!ol->majority_ms)
 		ol->majority_ms = now;

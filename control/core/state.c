@@ -237,7 +237,8 @@ int ctl_cmd_decode(const uint8_t *buf, size_t len, struct ctl_cmd *c)
 	if (c->type == CTL_CMD_NODE_ADD) {
 		memcpy(c->mgmt_addr, p, CTL_ADDR_BYTES);
 		memcpy(c->repl_addr, p + CTL_ADDR_BYTES, CTL_ADDR_BYTES);
-		c->mgmt_addr[CTL_ADDR_BYTES - 1] = c->repl_addr[CTL_ADDR_BYTES - 1] = 0;
+		if (c->mgmt_addr[CTL_ADDR_BYTES - 1] || c->repl_addr[CTL_ADDR_BYTES - 1])
+			return -EBADMSG; /* addresses are NUL-terminated strings */
 	}
 	return 0;
 }
@@ -308,9 +309,9 @@ int ctl_state_decode(const uint8_t *buf, size_t len, struct ctl_state *s)
 		s->nodes[i].state = (uint8_t)get(&p, 1);
 		memcpy(s->nodes[i].mgmt_addr, p, CTL_ADDR_BYTES);
 		memcpy(s->nodes[i].repl_addr, p + CTL_ADDR_BYTES, CTL_ADDR_BYTES);
-		s->nodes[i].mgmt_addr[CTL_ADDR_BYTES - 1] = s->nodes[i].repl_addr[CTL_ADDR_BYTES - 1] = 0;
 		p += 2 * CTL_ADDR_BYTES;
-		if (s->nodes[i].state > CTL_NODE_LEAVING)
+		if (s->nodes[i].state > CTL_NODE_LEAVING || s->nodes[i].mgmt_addr[CTL_ADDR_BYTES - 1] ||
+		    s->nodes[i].repl_addr[CTL_ADDR_BYTES - 1])
 			return -EBADMSG;
 	}
 	for (uint32_t k = 0; k < s->n_lanes; k++) {

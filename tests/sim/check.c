@@ -97,9 +97,9 @@ void sim_check_apply(struct sim_cluster *c, unsigned lane, unsigned node,
 		return;
 	}
 	if (a->epoch != e->epoch || a->hash != h)
-		sim_fail(c, "%s %u index %llu: node %u applied epoch %llu, another node epoch %llu"
+		sim_fail(c, "%s%u index %llu: node %u applied epoch %llu, another node epoch %llu"
 			 " (two entries committed at one index)",
-			 lane == SIM_CONTROL_SLOT ? "control group" : "lane", lane,
+			 lane == SIM_CONTROL_SLOT ? "control group, slot " : "lane ", lane,
 			 (unsigned long long)e->index, node, (unsigned long long)e->epoch,
 			 (unsigned long long)a->epoch);
 }
@@ -114,8 +114,8 @@ void sim_check_primary(struct sim_cluster *c, unsigned lane, uint64_t epoch, uns
 		return;
 	}
 	if (*p != node + 1)
-		sim_fail(c, "%s %u epoch %llu: nodes %u and %u both primary",
-			 lane == SIM_CONTROL_SLOT ? "control group" : "lane", lane,
+		sim_fail(c, "%s%u epoch %llu: nodes %u and %u both primary",
+			 lane == SIM_CONTROL_SLOT ? "control group, slot " : "lane ", lane,
 			 (unsigned long long)epoch, *p - 1, node);
 }
 

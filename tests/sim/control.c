@@ -43,6 +43,7 @@ struct sim_ctl {
 	uint64_t pushed_us;
 	uint64_t reported_us;
 	uint64_t bootstrap_us;
+	uint64_t applied_since_snapshot;
 };
 
 struct sim_control {
@@ -127,6 +128,46 @@ static uint64_t raft_random(void *ctx)
 	return sim_rng_next(&ctl_of(ctx)->c->rng);
 }
 
+/* The daemon snapshots its copy of the state and compacts the control group's log, so that
+ * a daemon far behind is caught up with a snapshot. */
+static void compact_event(void *arg, uint64_t incarnation, uint64_t unused)
+{
+	(void)unused;
+	struct sim_ctl *d = arg;
+	struct sim_node *n = &d->c->node[d->node];
+	if (!n->up || n->incarnation != incarnation || !d->r)
+		return;
+	struct repl_state rs;
+	repl_state_get(d->r, &rs);
+	const struct sim_record *rec = sim_store_get(&d->store, rs.applied_index);
+	if (rs.applied_index <= rs.snapshot_index || !rec)
+		return;
+	size_t len = ctl_state_encoded_bytes(d->state);
+	uint8_t *buf = malloc(len);
+	ASSERT(buf);
+	if (ctl_state_encode(d->state, buf, len) != (ssize_t)len) {
+		sim_fail(d->c, "node %u: control state does not encode", d->node);
+		free(buf);
+		return;
+	}
+	struct repl_snapshot_meta meta = { .index = rs.applied_index, .epoch = rec->epoch,
+					   .total_bytes = len, .members = rs.members };
+	uint64_t start = sim_store_compact(&d->store, &meta, buf, sim_rng_below(&d->c->rng, 4));
+	repl_log_compacted(d->r, rs.applied_index, start, &rs.members);
+	free(buf);
+}
+
+/* A snapshot received from the leader replaces the daemon's copy of the state. */
+static void ctl_install(void *ctx, const struct repl_snapshot_meta *m, const uint8_t *bytes,
+			size_t len)
+{
+	struct sim_ctl *d = ctl_of(ctx);
+	(void)m;
+	if (ctl_state_decode(bytes, len, d->state) != 0)
+		sim_fail(d->c, "node %u: installed control snapshot does not decode", d->node);
+	d->c->stats.ctl_installs++;
+}
+
 static void raft_apply(void *ctx, const struct repl_entry *e)
 {
 	struct sim_ctl *d = ctl_of(ctx);
@@ -140,6 +181,11 @@ static void raft_apply(void *ctx, const struct repl_entry *e)
 		return;
 	}
 	int rc = ctl_state_apply(d->state, e->index, &cmd);
+	if (++d->applied_since_snapshot >= d->c->p.ctl_snapshot_every) {
+		d->applied_since_snapshot = 0;
+		struct sim_node *n = &d->c->node[d->node];
+		sim_sched_after(&d->c->sched, 0, compact_event, d, n->incarnation, 0);
+	}
 	if (cmd.type == CTL_CMD_LANE_PRIMARY && rc == 0 && d->is_leader) {
 		d->c->stats.failovers++;
 		sim_trace(d->c, "control: lane %u epoch %llu primary %u", cmd.lane,
@@ -236,6 +282,12 @@ static void ctl_start(struct sim_ctl *d)
 	struct repl_options o = sc->opts;
 	o.node_id = d->node;
 	ctl_state_init(d->state);
+	if (d->store.snap.index > 0 &&
+	    ctl_state_decode(d->store.snap_bytes, d->store.snap.total_bytes, d->state) != 0)
+		sim_fail(d->c, "node %u: control snapshot does not decode", d->node);
+	if (d->store.snap.index > 0)
+		boot.members = d->store.snap.members;
+	d->applied_since_snapshot = 0;
 	d->is_leader = false;
 	d->leader_node = REPL_NODE_NONE;
 	d->dp_seen_us = 0;
@@ -579,6 +631,8 @@ void sim_control_start(struct sim_cluster *c)
 		d->state = malloc(sizeof(*d->state));
 		ASSERT(d->state);
 		sim_store_init(&d->store, &c->sched, &c->rng, &c->lat);
+		d->store.install = ctl_install;
+		d->store.install_ctx = &d->store;
 		struct ctl_leader_io lio = { .ctx = d, .propose = leader_propose, .send = leader_send };
 		d->leader = ctl_leader_create(&sc->lopts, &lio, d->state);
 		ASSERT(d->leader);

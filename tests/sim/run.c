@@ -28,6 +28,7 @@ void sim_params_from_seed(uint64_t seed, struct sim_params *p)
 	p->progress_bound_us = 3000000;
 	p->end_us = p->faults_end_us + p->progress_bound_us + 1500000;
 	p->snapshot_every = sim_rng_below(&g, 3) ? (unsigned)sim_rng_range(&g, 8, 60) : 0;
+	p->ctl_snapshot_every = (unsigned)sim_rng_range(&g, 3, 12);
 	p->corruption = sim_rng_below(&g, 2);
 	/* Leases from short to longer than failure detection, so that a failover that does not
 	 * wait the lease out would show. */
@@ -75,7 +76,7 @@ static void print_summary(const struct sim_cluster *c)
 	}
 	printf("seed %llu: nodes %u lanes %u clients %u%s%s: ops %llu ok %llu open %llu refused %llu;"
 	       " failovers %llu crashes %llu partitions %llu hangs %llu corruptions %llu sync "
-	       "failures %llu snapshots %llu installs %llu; events %llu\n",
+	       "failures %llu snapshots %llu installs %llu (control %llu); events %llu\n",
 	       (unsigned long long)c->seed, c->p.nodes, c->p.lanes, c->p.clients,
 	       c->p.use_oracle ? " (oracle)" : "", c->p.replace ? " (replace)" : "",
 	       (unsigned long long)c->n_ops,
@@ -84,7 +85,8 @@ static void print_summary(const struct sim_cluster *c)
 	       (unsigned long long)c->stats.partitions, (unsigned long long)c->stats.hangs,
 	       (unsigned long long)c->stats.corruptions,
 	       (unsigned long long)c->stats.sync_failures, (unsigned long long)c->stats.snapshots,
-	       (unsigned long long)c->stats.installs, (unsigned long long)c->sched.events_run);
+	       (unsigned long long)c->stats.installs, (unsigned long long)c->stats.ctl_installs,
+	       (unsigned long long)c->sched.events_run);
 }
 
 static void print_state(const struct sim_cluster *c)

@@ -36,6 +36,7 @@ struct sim_params {
 	uint64_t progress_bound_us;   /* after healing, every lane commits a write within this */
 	uint64_t end_us;
 	unsigned snapshot_every;      /* a lane compacts after this many applied entries */
+	unsigned ctl_snapshot_every;  /* the control group compacts after this many commands */
 	bool corruption;              /* inject corrupt records */
 	uint32_t lease_ms;            /* the lanes' read lease */
 	uint32_t read_permille;       /* share of reads in the workload */
@@ -182,7 +183,7 @@ struct sim_cluster {
 	char failure[512];
 	struct sim_stats {
 		uint64_t writes_ok, reads_ok, ops_open, ops_void, failovers, crashes, partitions;
-		uint64_t corruptions, sync_failures, hangs, snapshots, installs;
+		uint64_t corruptions, sync_failures, hangs, snapshots, installs, ctl_installs;
 	} stats;
 };
 

@@ -156,6 +156,8 @@ static void test_wire_forms(void **state)
 	assert_string_equal(out.repl_addr, "r");
 	for (ssize_t len = 0; len < n; len++)
 		assert_int_not_equal(ctl_cmd_decode(buf, (size_t)len, &out), 0);
+	buf[40 + CTL_ADDR_BYTES - 1] = 'x'; /* an address without its terminating NUL */
+	assert_int_equal(ctl_cmd_decode(buf, (size_t)n, &out), -EBADMSG);
 	buf[0] = 9;
 	assert_int_equal(ctl_cmd_decode(buf, (size_t)n, &out), -EPROTONOSUPPORT);
 	c.type = 0;
