@@ -147,6 +147,7 @@ struct ctl_msg_prepare {
 
 struct ctl_msg_promise {
 	uint32_t lane;
+	uint64_t incarnation;    /* of the dataplane that promised (as in its heartbeats) */
 	struct repl_promise promise;
 };
 

@@ -12,15 +12,16 @@ static bool log_ge(const struct repl_promise *a, const struct repl_promise *b)
 	       (a->last_epoch == b->last_epoch && a->last_index >= b->last_index);
 }
 
-/* x's log is at least as up to date as those of a majority of `set` among the good
- * promises: any entry committed by a majority of `set` is then in x's log. */
+/* x's log is at least as up to date as those of enough good (undamaged) promisers of `set`
+ * to meet every majority of it: an entry committed by a majority of `set` is durable on one
+ * of them, so it is in x's log (Raft's up-to-date argument). */
 static UNUSED bool covers(const struct obs_lane *ol, uint64_t good, uint64_t set, unsigned x)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < CTL_NODES_MAX; i++)
 		if (((good & set) >> i) & 1 && log_ge(&ol->promise[x], &ol->promise[i]))
 			n++;
-	return n >= ctl_majority_of(set);
+	return n >= ctl_quorum_meet_of(set);
 }
 
 static bool better(const struct ctl_leader *l, const struct obs_lane *ol, unsigned x, unsigned y)
@@ -84,11 +85,14 @@ static void failover_progress(struct ctl_leader *l, uint32_t k, uint64_t now)
 			}
 		}
 	}
+	/* Fenced: every majority of the voters (and of the previous voters while a change is
+	 * unsettled) holds a replica that promised, so the old primary can commit no more. A
+	 * damaged replica's promise fences as well; its log only does not count (choose). */
 	uint64_t good = good_promises(ol);
-	if ((unsigned)__builtin_popcountll(good & cl->members.voters) < ctl_majority_of(cl->members.voters))
-		return;
-	if (cl->prev_voters &&
-	    (unsigned)__builtin_popcountll(good & cl->prev_voters) < ctl_majority_of(cl->prev_voters))
+	if ((unsigned)__builtin_popcountll(ol->promised & cl->members.voters) <
+		    ctl_quorum_meet_of(cl->members.voters) ||
+	    (cl->prev_voters && (unsigned)__builtin_popcountll(ol->promised & cl->prev_voters) <
+					ctl_quorum_meet_of(cl->prev_voters)))
 		return;
 	if (!ol->majority_ms)
 		ol->majority_ms = now;

@@ -49,6 +49,8 @@ struct ctl_leader {
 const struct ctl_lane_status *ctl_status_of(const struct ctl_leader *l, uint64_t now,
 					    unsigned node, uint32_t lane);
 unsigned ctl_majority_of(uint64_t set);
+/* The fewest members of set that meet every majority of it: ceil(n / 2). */
+unsigned ctl_quorum_meet_of(uint64_t set);
 unsigned ctl_count_healthy(const struct ctl_leader *l, uint64_t now, uint64_t set);
 /* Proposes a lane command unless the same one went out less than propose_retry_ms ago
  * (it may still be on its way to commit). */

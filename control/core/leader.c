@@ -101,8 +101,13 @@ void ctl_leader_report(struct ctl_leader *l, uint64_t now_ms, unsigned node,
 	struct obs_node *o = &l->node[node];
 	if (!node_lanes_fit(o, l->s->n_lanes))
 		return;
-	if (o->have && r->incarnation != o->hb.incarnation)
-		o->lanes_seen = 0; /* a restarted dataplane: forget what it said before */
+	if (o->have && r->incarnation != o->hb.incarnation) {
+		/* A restarted dataplane: forget what it said before, promises included (its log
+		 * may have lost a damaged range since; PREPARE asks it again). */
+		o->lanes_seen = 0;
+		for (uint32_t k = 0; k < l->lanes_cap; k++)
+			l->lane[k].promised &= ~(1ull << node);
+	}
 	o->have = true;
 	o->seen_ms = now_ms;
 	o->hb = *r;
@@ -125,6 +130,8 @@ void ctl_leader_promise(struct ctl_leader *l, uint64_t now_ms, unsigned node,
 	struct obs_lane *ol = &l->lane[p->lane];
 	if (p->promise.epoch != l->s->lanes[p->lane].prep_epoch)
 		return;
+	if (l->node[node].have && l->node[node].hb.incarnation != p->incarnation)
+		return; /* made before the restart we have heard of */
 	if (ol->prep_epoch != p->promise.epoch) {
 		ol->prep_epoch = p->promise.epoch;
 		ol->promised = 0;
@@ -181,6 +188,12 @@ const struct ctl_lane_status *ctl_status_of(const struct ctl_leader *l, uint64_t
 unsigned ctl_majority_of(uint64_t set)
 {
 	return (unsigned)__builtin_popcountll(set) / 2 + 1;
+}
+
+unsigned ctl_quorum_meet_of(uint64_t set)
+{
+	unsigned n = (unsigned)__builtin_popcountll(set);
+	return n - n / 2;
 }
 
 unsigned ctl_count_healthy(const struct ctl_leader *l, uint64_t now, uint64_t set)

@@ -45,6 +45,23 @@ static unsigned replacement(const struct ctl_leader *l, const struct ctl_lane *c
 	return REPL_NODE_NONE;
 }
 
+/* A voter leaves only when the lane loses no margin it needs: no node is still joining (a
+ * replacement adds first, then removes), and every other voter is healthy and undamaged. */
+static bool removal_safe(const struct ctl_leader *l, const struct ctl_lane *cl, uint32_t k,
+			 unsigned n, uint64_t now)
+{
+	for (unsigned i = 0; i < CTL_NODES_MAX; i++) {
+		if (l->s->nodes[i].state == CTL_NODE_JOINING)
+			return false;
+		if (i == n || !(cl->members.voters & BIT(i)))
+			continue;
+		const struct ctl_lane_status *st = ctl_status_of(l, now, i, k);
+		if (!ctl_leader_healthy(l, now, i) || !st || st->damaged)
+			return false;
+	}
+	return true;
+}
+
 /* One step for a leaving node in lane k; returns true when the lane no longer has it. */
 static bool leave_step(struct ctl_leader *l, unsigned n, uint32_t k, uint64_t now)
 {
@@ -60,7 +77,7 @@ static bool leave_step(struct ctl_leader *l, unsigned n, uint32_t k, uint64_t no
 			ctl_propose_lane(l, CTL_CMD_SWITCHOVER, k, cl->epoch, t, NULL, now);
 		return false;
 	}
-	if ((m.voters & BIT(n)) && cl->prev_voters)
+	if ((m.voters & BIT(n)) && (cl->prev_voters || !removal_safe(l, cl, k, n, now)))
 		return false;
 	m.voters &= ~BIT(n);
 	m.learners &= ~BIT(n);

@@ -10,7 +10,7 @@
  *              u64 epoch, voters, caught_up)                                 32 + 32n
  *   PREPARE, HANDOFF   u32 lane, u8 target, u8[3] 0, u64 epoch                 16 bytes
  *   PROMISE    u32 lane, u8 damaged, u8 was_primary, u8[2] 0, u64 epoch,
- *              last_epoch, last_index                                        32 bytes
+ *              last_epoch, last_index, incarnation                          40 bytes
  */
 #include "control/core/ctl.h"
 
@@ -23,7 +23,7 @@
 #define HB_BYTES 32
 #define HB_LANE_BYTES 32
 #define PREPARE_BYTES 16
-#define PROMISE_BYTES 32
+#define PROMISE_BYTES 40
 
 struct cur {
 	uint8_t *w;
@@ -134,6 +134,7 @@ static void encode_body(struct cur *c, const struct ctl_msg *m)
 		put(c, m->promise.promise.epoch, 8);
 		put(c, m->promise.promise.last_epoch, 8);
 		put(c, m->promise.promise.last_index, 8);
+		put(c, m->promise.incarnation, 8);
 		break;
 	}
 }
@@ -235,6 +236,7 @@ static void decode_body(struct cur *c, struct ctl_msg *m, const struct ctl_decod
 		m->promise.promise.epoch = get(c, 8);
 		m->promise.promise.last_epoch = get(c, 8);
 		m->promise.promise.last_index = get(c, 8);
+		m->promise.incarnation = get(c, 8);
 		break;
 	default:
 		c->bad = true;

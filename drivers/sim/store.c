@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/compiler.h"
+#include "base/crc.h"
 #include "base/panic.h"
 
 enum { MUT_APPEND, MUT_TRUNCATE };
@@ -19,6 +20,24 @@ struct sim_mutation {
 	struct sim_record *recs;
 	unsigned n;
 };
+
+/* ---- Records ---- */
+
+static uint32_t rec_crc(const struct sim_record *r)
+{
+	uint8_t hdr[13];
+	for (unsigned i = 0; i < 8; i++)
+		hdr[i] = (uint8_t)(r->epoch >> (8 * i));
+	hdr[8] = r->type;
+	for (unsigned i = 0; i < 4; i++)
+		hdr[9 + i] = (uint8_t)(r->len >> (8 * i));
+	return crc32c_extend(crc32c(hdr, sizeof(hdr)), r->payload, r->len);
+}
+
+bool sim_record_valid(const struct sim_record *r)
+{
+	return !(r->flags & SIM_REC_TORN) && rec_crc(r) == r->crc;
+}
 
 /* ---- Images ---- */
 
@@ -232,6 +251,7 @@ static void io_append(void *ctx, const struct repl_entry *e, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct sim_record rec = { .epoch = e[i].epoch, .len = e[i].len, .type = e[i].type,
 					  .payload = (uint8_t *)e[i].payload };
+		rec.crc = rec_crc(&rec);
 		ASSERT(e[i].index == s->cur.start + s->cur.n);
 		image_push(&s->cur, e[i].index, rec_copy(&rec));
 		m->recs[i] = rec_copy(&rec);
@@ -276,7 +296,7 @@ static void ev_read(void *arg, uint64_t gen, uint64_t unused)
 			const struct sim_record *rec = image_get(&s->cur, i);
 			if (!rec || (n > 0 && bytes + rec->len > q->max_bytes))
 				break;
-			if (rec->flags & (SIM_REC_CORRUPT | SIM_REC_TORN)) {
+			if (!sim_record_valid(rec)) {
 				s->stats.corrupt_reads++;
 				status = -EBADMSG;
 				break;
@@ -495,11 +515,11 @@ static void recover_cut(struct sim_store *s)
 	uint64_t bad = 0;
 	bool corrupt = false;
 	for (uint64_t i = 0; i < s->dur.n; i++) {
-		uint8_t f = s->dur.v[i].flags;
-		if (f && !bad)
+		const struct sim_record *r = &s->dur.v[i];
+		if (!sim_record_valid(r) && !bad)
 			bad = s->dur.start + i;
-		if (f & SIM_REC_CORRUPT)
-			corrupt = true;
+		if (!(r->flags & SIM_REC_TORN) && !sim_record_valid(r))
+			corrupt = true; /* a checksum that fails on a complete record */
 	}
 	if (!bad)
 		return;
@@ -589,20 +609,24 @@ uint64_t sim_store_compact(struct sim_store *s, const struct repl_snapshot_meta 
 bool sim_store_corrupt(struct sim_store *s, uint64_t index)
 {
 	struct sim_record *d = image_get(&s->dur, index), *c = image_get(&s->cur, index);
-	if (!d || !c || d->epoch != c->epoch || d->flags || c->flags)
+	if (!d || !c || d->epoch != c->epoch || d->len == 0 || !sim_record_valid(d) ||
+	    !sim_record_valid(c))
 		return false;
-	d->flags |= SIM_REC_CORRUPT;
-	c->flags |= SIM_REC_CORRUPT;
+	/* A flipped bit in the payload, on disk and in what reads would return. */
+	unsigned at = (unsigned)sim_rng_below(s->rng, d->len);
+	uint8_t bit = (uint8_t)(1u << sim_rng_below(s->rng, 8));
+	d->payload[at] ^= bit;
+	c->payload[at] ^= bit;
 	return true;
 }
 
 bool sim_store_has_corrupt(const struct sim_store *s)
 {
 	for (uint64_t i = 0; i < s->dur.n; i++)
-		if (s->dur.v[i].flags & SIM_REC_CORRUPT)
+		if (!sim_record_valid(&s->dur.v[i]) && !(s->dur.v[i].flags & SIM_REC_TORN))
 			return true;
 	for (uint64_t i = 0; i < s->cur.n; i++)
-		if (s->cur.v[i].flags & SIM_REC_CORRUPT)
+		if (!sim_record_valid(&s->cur.v[i]) && !(s->cur.v[i].flags & SIM_REC_TORN))
 			return true;
 	return false;
 }

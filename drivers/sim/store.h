@@ -5,8 +5,8 @@
  * durable (what a crash keeps). Appends and truncations reach the durable image in order,
  * when an append's simulated sync completes. A crash loses what was not synced, except that
  * a prefix of the pending writes may land anyway, the last of them torn. Recovery cuts a torn
- * tail silently (it was never acknowledged) but treats a corrupt record (bit rot, injected)
- * as damage: the log is cut there and the metadata records how far it went, so the core
+ * tail silently (it was never acknowledged) but treats a record whose checksum fails (bit
+ * rot, injected) as damage: the log is cut there and the metadata records how far it went, so the core
  * refuses to count this node until the range is repaired from peers. Injected faults: a
  * corrupt durable record, a failing sync (fail-stop), and the latencies of every kind of I/O.
  * Snapshots are durable as soon as they are taken or installed. */
@@ -21,16 +21,19 @@
 #include "sim/rng.h"
 #include "sim/sched.h"
 
-#define SIM_REC_CORRUPT 1
-#define SIM_REC_TORN 2
+#define SIM_REC_TORN 1 /* the write was cut short by a crash */
 
+/* A record carries a CRC32C over its epoch, type, length and payload, computed when it is
+ * written; corruption changes the bytes, not the checksum, and is found by checking it. */
 struct sim_record {
 	uint64_t epoch;
 	uint8_t *payload;
 	uint32_t len;
+	uint32_t crc;
 	uint8_t type;
 	uint8_t flags;
 };
+bool sim_record_valid(const struct sim_record *r);
 
 struct sim_image {
 	struct sim_record *v; /* v[i] is the entry start + i */

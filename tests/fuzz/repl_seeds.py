@@ -58,7 +58,7 @@ def ctl_seeds():
         "heartbeat": b"\x00" + ctl(2, 1, 0, report),
         "report": b"\x00" + ctl(3, 1, 5, report),
         "prepare": b"\x00" + ctl(4, 2, 0, struct.pack("<IB3xQ", 0, 255, 4)),
-        "promise": b"\x00" + ctl(5, 2, 5, struct.pack("<IBB2xQQQ", 0, 0, 1, 4, 3, 77)),
+        "promise": b"\x00" + ctl(5, 2, 5, struct.pack("<IBB2xQQQQ", 0, 0, 1, 4, 3, 77, 2)),
         "handoff": b"\x00" + ctl(6, 0, 0, struct.pack("<IB3xQ", 0, 2, 3)),
         "cmd-prepare": b"\x01" + cmd,
         "cmd-node-add": b"\x01" + add,

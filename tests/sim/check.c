@@ -130,7 +130,7 @@ void sim_check_ack(struct sim_cluster *c, unsigned lane, uint64_t index, uint64_
 static void check_converged(struct sim_cluster *c)
 {
 	for (unsigned k = 0; k < c->p.lanes && !c->failed; k++) {
-		uint64_t members = sim_control_members(c, k);
+		uint64_t members = sim_control_members(c, k, false);
 		const struct sim_lane *ref = &c->node[__builtin_ctzll(members)].lane[k];
 		for (unsigned i = 0; i < c->p.nodes; i++) {
 			const struct sim_lane *l = &c->node[i].lane[k];
@@ -156,7 +156,7 @@ static void check_acks_durable(struct sim_cluster *c)
 {
 	for (uint64_t a = 0; a < c->n_acks && !c->failed; a++) {
 		const struct sim_ack *ack = &c->acks[a];
-		uint64_t members = sim_control_members(c, ack->lane);
+		uint64_t members = sim_control_members(c, ack->lane, false);
 		for (unsigned i = 0; i < c->p.nodes; i++) {
 			const struct sim_lane *l = &c->node[i].lane[ack->lane];
 			if (!((members >> i) & 1))

@@ -392,6 +392,7 @@ static void daemon_handle(struct sim_ctl *d, const struct ctl_msg *m)
 		return; /* in progress (the promised callback answers) or refused */
 	struct ctl_msg out = { .type = CTL_MSG_PROMISE, .node = (uint8_t)d->node };
 	out.promise.lane = m->prepare.lane;
+	out.promise.incarnation = n->incarnation;
 	out.promise.promise = p;
 	to_leader(d, &out);
 }
@@ -404,6 +405,7 @@ static void ctl_promised(struct sim_cluster *c, unsigned node, unsigned lane,
 		return;
 	struct ctl_msg out = { .type = CTL_MSG_PROMISE, .node = (uint8_t)node };
 	out.promise.lane = lane;
+	out.promise.incarnation = c->node[node].incarnation;
 	out.promise.promise = *p;
 	to_leader(d, &out);
 }
@@ -417,8 +419,14 @@ static void leader_handle(struct sim_ctl *d, unsigned src, const struct ctl_msg 
 	uint64_t now = ctl_now_ms(d);
 	if (m->type == CTL_MSG_REPORT && m->node == src)
 		ctl_leader_report(d->leader, now, src, &m->hb);
-	else if (m->type == CTL_MSG_PROMISE && m->node == src)
+	else if (m->type == CTL_MSG_PROMISE && m->node == src) {
+		const struct repl_promise *p = &m->promise.promise;
+		sim_trace(d->c, "control: lane %u node %u promised %llu: last (%llu, %llu)%s%s",
+			  m->promise.lane, src, (unsigned long long)p->epoch,
+			  (unsigned long long)p->last_epoch, (unsigned long long)p->last_index,
+			  p->damaged ? " damaged" : "", p->was_primary ? " was primary" : "");
 		ctl_leader_promise(d->leader, now, src, &m->promise);
+	}
 }
 
 static void ctl_deliver(struct sim_cluster *c, unsigned src, unsigned dst, const uint8_t *bytes,
@@ -642,8 +650,9 @@ void sim_control_start(struct sim_cluster *c)
 	sim_sched_after(&c->sched, CTL_TICK_US, ctl_tick, c, 0, 0);
 }
 
-/* The lane's members in the most up-to-date copy of the control state. */
-uint64_t sim_control_members(struct sim_cluster *c, unsigned lane)
+/* The lane's members in the most up-to-date copy of the control state (voters only if
+ * voters_only). */
+uint64_t sim_control_members(struct sim_cluster *c, unsigned lane, bool voters_only)
 {
 	uint64_t all = (1ull << c->p.nodes) - 1;
 	if (!c->control)
@@ -656,7 +665,8 @@ uint64_t sim_control_members(struct sim_cluster *c, unsigned lane)
 	}
 	if (!best || lane >= best->n_lanes)
 		return all;
-	return best->lanes[lane].members.voters | best->lanes[lane].members.learners;
+	const struct ctl_lane *l = &best->lanes[lane];
+	return voters_only ? l->members.voters : l->members.voters | l->members.learners;
 }
 
 /* After healing, a replacement the operator started must have completed. */

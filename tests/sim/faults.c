@@ -88,6 +88,9 @@ static void corrupt_ev(void *arg, uint64_t node, uint64_t lane)
 {
 	struct sim_cluster *c = arg;
 	struct sim_lane *l = &c->node[node].lane[lane];
+	/* With two voters, one damaged disk is already half of them. */
+	if (__builtin_popcountll(sim_control_members(c, (unsigned)lane, true)) < 3)
+		return;
 	for (unsigned i = 0; i < c->p.nodes; i++) {
 		const struct sim_lane *o = &c->node[i].lane[lane];
 		if (!c->node[i].up || !o->r)

@@ -219,7 +219,7 @@ void sim_oracle_start(struct sim_cluster *c);
 void sim_control_start(struct sim_cluster *c);
 
 /* control.c: the lanes' members at the end of the run (all nodes with the oracle) */
-uint64_t sim_control_members(struct sim_cluster *c, unsigned lane);
+uint64_t sim_control_members(struct sim_cluster *c, unsigned lane, bool voters_only);
 void sim_control_check_final(struct sim_cluster *c);
 void sim_control_print(struct sim_cluster *c);
 

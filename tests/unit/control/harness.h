@@ -107,7 +107,7 @@ static UNUSED void h_report_all(uint64_t alive, unsigned nodes)
 static UNUSED void h_promise(unsigned node, uint32_t lane, uint64_t epoch, uint64_t last_epoch,
 		      uint64_t last_index, bool damaged, bool was_primary)
 {
-	struct ctl_msg_promise p = { .lane = lane, .promise = { .epoch = epoch,
+	struct ctl_msg_promise p = { .lane = lane, .incarnation = 1, .promise = { .epoch = epoch,
 		.last_epoch = last_epoch, .last_index = last_index, .damaged = damaged,
 		.was_primary = was_primary } };
 	ctl_leader_promise(h.l, h.now, node, &p);

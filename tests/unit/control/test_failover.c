@@ -132,6 +132,50 @@ static void test_damaged_and_behind(void **state)
 	assert_int_equal(h.props[0].node, 0);
 }
 
+/* Found by the simulator (seed 9994 of an earlier version): a node promised with a full
+ * log, then restarted and found a corrupt record, cutting its log; its old promise must
+ * not make it the new primary. */
+static void test_promise_void_after_restart(void **state)
+{
+	(void)state;
+	primary_dies();
+	ctl_leader_tick(h.l, h.now);
+	h_promise(1, 0, 2, 1, 17, false, false);
+	h_promise(2, 0, 2, 1, 15, false, false);
+	/* Node 1 restarts (incarnation 2): what it promised before is forgotten. */
+	struct ctl_msg_heartbeat hb = { .incarnation = 2, .peers_heard = 0x7, .alive = true };
+	ctl_leader_report(h.l, h.now, 1, &hb);
+	struct ctl_msg_promise stale = { .lane = 0, .incarnation = 1,
+					 .promise = { .epoch = 2, .last_epoch = 1, .last_index = 17 } };
+	ctl_leader_promise(h.l, h.now, 1, &stale); /* a late copy from before the restart */
+	h.now += h.o.lease_wait_ms + 1;
+	h_report(0, false, 0, NULL, 0);
+	h_report(2, true, 0x7, NULL, 0);
+	ctl_leader_report(h.l, h.now, 1, &hb);
+	h.n_sent = 0;
+	ctl_leader_tick(h.l, h.now);
+	assert_int_equal(h.n_props, 0); /* one promise left: not enough */
+	assert_true(h_count_sent(CTL_MSG_PREPARE) >= 1); /* node 1 is asked again */
+	struct ctl_msg_promise again = { .lane = 0, .incarnation = 2,
+					 .promise = { .epoch = 2, .last_epoch = 1, .last_index = 13,
+						      .damaged = true } };
+	ctl_leader_promise(h.l, h.now, 1, &again);
+	ctl_leader_tick(h.l, h.now);
+	/* Fenced (two promises of three), but only one undamaged log: an entry committed on
+	 * nodes 0 and 1 could be missing from it. No primary until node 0 is back. */
+	h.now += h.o.lease_wait_ms + 1;
+	h_report(2, true, 0x7, NULL, 0);
+	ctl_leader_report(h.l, h.now, 1, &hb);
+	ctl_leader_tick(h.l, h.now);
+	assert_int_equal(h.n_props, 0);
+	h_report_all(0x7, 3);
+	ctl_leader_report(h.l, h.now, 1, &hb);
+	h_promise(0, 0, 2, 1, 17, false, true);
+	ctl_leader_tick(h.l, h.now);
+	assert_int_equal(h.n_props, 1);
+	assert_int_equal(h.props[0].node, 0);
+}
+
 static void test_not_acting_primary_replaced(void **state)
 {
 	(void)state;
@@ -164,6 +208,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failover_waits_lease_and_chooses_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_wait_when_old_primary_stepped_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_and_behind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_promise_void_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_acting_primary_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_majority_no_prepare, setup, teardown),
 	};

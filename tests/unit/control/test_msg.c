@@ -76,12 +76,13 @@ static void test_other_types(void **state)
 	assert_int_equal(out.config.lanes_cfg[0].primary, 2);
 	assert_int_equal(out.config.lanes_cfg[0].epoch, 4);
 	struct ctl_msg p = { .type = CTL_MSG_PROMISE, .node = 2 };
-	p.promise = (struct ctl_msg_promise){ .lane = 5, .promise = { .epoch = 9, .last_epoch = 8,
+	p.promise = (struct ctl_msg_promise){ .lane = 5, .incarnation = 31, .promise = { .epoch = 9, .last_epoch = 8,
 								   .last_index = 1234,
 								   .was_primary = true } };
 	n = enc(&p);
 	assert_int_equal(ctl_msg_decode(buf, n, &out, &space), 0);
 	assert_int_equal(out.promise.lane, 5);
+	assert_int_equal(out.promise.incarnation, 31);
 	assert_int_equal(out.promise.promise.last_index, 1234);
 	assert_true(out.promise.promise.was_primary);
 	assert_false(out.promise.promise.damaged);
