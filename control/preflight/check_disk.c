@@ -34,8 +34,8 @@ static bool disk_dir_or_parent(const char *data_dir, char *out, size_t cap)
 {
 	struct stat st;
 	snprintf(out, cap, "%s", data_dir);
-	if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-		return true;
+	if (stat(out, &st) == 0)
+		return S_ISDIR(st.st_mode); /* a file there leaves out naming it */
 	for (;;) {
 		char *slash = strrchr(out, '/');
 		if (slash == NULL) {
@@ -134,6 +134,7 @@ static void disk_check_existing(struct preflight *pf, const char *dir)
 		preflight_add(pf, "data-dir", PREFLIGHT_FAIL, fix, "%s holds lanes 0-%u but lanes is %u",
 			      dir, lanes - 1, pf->conf.lanes);
 	} else if (access(dir, W_OK | X_OK) != 0) {
+		pf->data_dir_usable = false;
 		preflight_add(pf, "data-dir", PREFLIGHT_FAIL, "chown it to the user spindled runs as",
 			      "%s is not writable by uid %d", dir, (int)geteuid());
 	} else if (holder != 0) {
@@ -147,27 +148,43 @@ static void disk_check_existing(struct preflight *pf, const char *dir)
 	}
 }
 
+/* Whether a directory can be made in dir: makes one and removes it. 0 or -errno. */
+static int disk_probe_mkdir(const char *dir)
+{
+	char path[PREFLIGHT_PATH_BYTES + 64];
+	snprintf(path, sizeof(path), "%s/.spindle-preflight-%d", dir, (int)getpid());
+	if (mkdir(path, 0700) != 0)
+		return -errno;
+	rmdir(path);
+	return 0;
+}
+
 void preflight_check_data_dir(struct preflight *pf)
 {
 	const struct conf *c = &pf->conf;
 	char dir[PREFLIGHT_PATH_BYTES];
+	struct stat st;
 	if (c->durability != CONF_DURABILITY_DISK) {
 		preflight_add(pf, "data-dir", PREFLIGHT_SKIP, NULL, "durability is memory: nothing on disk");
 		return;
 	}
+	pf->data_dir_usable = true;
 	if (disk_dir_or_parent(c->data_dir, dir, sizeof(dir))) {
 		disk_check_existing(pf, dir);
 		return;
 	}
-	struct stat st;
-	if (strcmp(dir, c->data_dir) == 0 || (stat(c->data_dir, &st) == 0 && !S_ISDIR(st.st_mode)))
+	pf->data_dir_usable = false;
+	int rc = stat(dir, &st) != 0 ? -errno : S_ISDIR(st.st_mode) ? disk_probe_mkdir(dir) : -ENOTDIR;
+	if (strcmp(dir, c->data_dir) == 0)
 		preflight_add(pf, "data-dir", PREFLIGHT_FAIL, "give data-dir a directory",
 			      "%s exists and is not a directory", c->data_dir);
-	else if (access(dir, W_OK | X_OK) != 0)
-		preflight_add(pf, "data-dir", PREFLIGHT_FAIL, "create it as root: install -d -o "
-			      "spindle -m 0750 DIR", "%s does not exist and %s is not writable by uid %d",
-			      c->data_dir, dir, (int)geteuid());
+	else if (rc != 0)
+		preflight_add(pf, "data-dir", PREFLIGHT_FAIL, "create it as root: install -d -m 0750 "
+			      "DIR (and chown it to the user spindled runs as)", "%s does not exist "
+			      "and cannot be created in %s: %s", c->data_dir, dir, strerror(-rc));
 	else
+		pf->data_dir_usable = true;
+	if (pf->data_dir_usable)
 		preflight_add(pf, "data-dir", PREFLIGHT_PASS, NULL, "%s does not exist yet; spindled "
 			      "creates it in %s", c->data_dir, dir);
 }
@@ -224,8 +241,9 @@ void preflight_check_filesystem(struct preflight *pf)
 		return;
 	}
 	disk_dir_or_parent(pf->conf.data_dir, dir, sizeof(dir));
-	if (statfs(dir, &sf) != 0 || access(dir, W_OK | X_OK) != 0) {
-		preflight_add(pf, "filesystem", PREFLIGHT_SKIP, NULL, "%s cannot be probed (see data-dir)", dir);
+	if (!pf->data_dir_usable || statfs(dir, &sf) != 0) {
+		preflight_add(pf, "filesystem", PREFLIGHT_SKIP, NULL, "%s cannot be probed (see "
+			      "data-dir)", pf->conf.data_dir);
 		return;
 	}
 	const char *fs = disk_fs_name((long)sf.f_type), *step = "";
@@ -263,8 +281,9 @@ void preflight_check_disk_space(struct preflight *pf)
 		return;
 	}
 	bool exists = disk_dir_or_parent(c->data_dir, dir, sizeof(dir));
-	if (statvfs(dir, &sv) != 0) {
-		preflight_add(pf, "disk-space", PREFLIGHT_SKIP, NULL, "%s cannot be probed", dir);
+	if (!pf->data_dir_usable || statvfs(dir, &sv) != 0) {
+		preflight_add(pf, "disk-space", PREFLIGHT_SKIP, NULL, "%s cannot be probed (see "
+			      "data-dir)", c->data_dir);
 		return;
 	}
 	uint64_t used = 0;

@@ -53,6 +53,7 @@ struct preflight {
 	const char *config_path;
 	char root[PREFLIGHT_PATH_BYTES];  /* "" for the real host */
 	struct preflight_nic nic;
+	bool data_dir_usable;             /* exists (or can be made) and is writable */
 	uint32_t results_count;
 	struct preflight_result results[PREFLIGHT_RESULTS_MAX];
 };
