@@ -5,7 +5,10 @@
  * The file format is one `key value...` per line, as redis.conf: `#` starts a comment,
  * values may be double-quoted, sizes take k/m/g (powers of 1024) suffixes, booleans are
  * yes/no. Repeatable keys (peer) may appear on several lines. An unknown key, a malformed
- * value or a value out of range stops the start with the file, the line and the reason. */
+ * value or a value out of range stops the start with the file, the line and the reason.
+ * Keys come in groups (identity, clients, cores and lanes, storage, replication, NIC and
+ * DPDK, timeouts, limits, security, control plane and logging), in the reference and in
+ * docs/CONFIG.md alike. */
 #ifndef SPINDLE_CONF_CONF_H
 #define SPINDLE_CONF_CONF_H
 

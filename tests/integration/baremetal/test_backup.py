@@ -97,7 +97,7 @@ class Backup(unittest.TestCase):
 
     @unittest.expectedFailure
     def test_restart_after_snapshots(self):
-        """Known issue (docs/OPERATIONS.md, 5.3): a lane that wrote a snapshot fails to load it
+        """Known issue (docs/OPERATIONS.md, section 8, item 1): a lane that wrote a snapshot fails to load it
         at the next start ("cannot load the snapshot at entry I: Invalid argument"): the lane
         asks the log for the chunk after the last one at an offset that is not chunk-aligned.
         When that is fixed, this test passes: remove expectedFailure and the note."""

@@ -1,6 +1,7 @@
-/* The configuration: defaults, the file format (comments, quotes, sizes, repeated peers),
- * errors that name the file, the line and the reason, command-line overrides, cross-key
- * validation, and a reference that lists every key. */
+/* The configuration: defaults, the file format (comments, quotes, sizes, repeated peers,
+ * quoted empty values), errors that name the file, the line and the reason, command-line
+ * overrides, cross-key validation (cores, NIC rings, hugepages), the dump that loads back,
+ * and a grouped reference that lists every key. Key by key: test_conf_keys.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
