@@ -146,9 +146,9 @@ int log_truncate(struct log *log, uint64_t last_kept);
 
 /* ---- Reading (catch-up) ---- */
 struct log_read;
-/* entries[0..count) are valid only during the call. err: 0, -ENOENT (from is before the
- * first entry: send a snapshot), -ESTALE (a truncation raced the read: read again),
- * -EBADMSG (a record read back is corrupt), -EIO. */
+/* entries[0..count) are valid only during the call. err: 0, -ESTALE (a truncation raced
+ * the read: read again), -EBADMSG (a record read back is corrupt), -EMSGSIZE (an entry
+ * written under a larger entry_bytes_max than the log has now), -EIO. */
 typedef void (*log_read_cb)(struct log_read *rd, int err, const struct log_entry *entries,
 			    uint32_t count);
 struct log_read {

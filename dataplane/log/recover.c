@@ -369,6 +369,25 @@ static void log_rc_tail(struct log *log, const uint8_t *p, uint32_t avail)
 	rc->pos += LOG_RECORD_ALIGN_BYTES;
 }
 
+/* A record longer than the buffer can hold with a chunk read after it (written under a
+ * larger entry_bytes_max): make room for it. */
+static void log_rc_reserve(struct log *log, struct log_record *rec, const uint8_t *p,
+			   uint32_t avail)
+{
+	struct log_recover *rc = log->rc;
+	if (log_record_decode_header(p, avail, rec) != LOG_RECORD_OK)
+		return;
+	uint32_t need = log_record_bytes(rec->len) + LOG_RECOVER_CHUNK_BYTES + 2 * LOG_BLOCK_BYTES;
+	if (need <= rc->cap)
+		return;
+	uint8_t *buf = log_alloc_aligned(need);
+	ASSERT_MSG(buf, "no memory for a log record of %u bytes", rec->len);
+	memcpy(buf, rc->buf, rc->buf_len);
+	free(rc->buf);
+	rc->buf = buf;
+	rc->cap = need;
+}
+
 /* Parses what the buffer holds from rc->pos. Returns false if the open has failed. */
 static bool log_rc_parse(struct log *log)
 {
@@ -387,8 +406,10 @@ static bool log_rc_parse(struct log *log)
 		struct log_record rec;
 		uint32_t used = 0;
 		enum log_record_status st = log_record_decode(p, avail, &rec, &used);
-		if (st == LOG_RECORD_SHORT && !at_eof)
+		if (st == LOG_RECORD_SHORT && !at_eof) {
+			log_rc_reserve(log, &rec, p, avail);
 			return true; /* read more */
+		}
 		if (st != LOG_RECORD_OK) {
 			log_rc_stop(log, st);
 			continue;
@@ -806,7 +827,7 @@ void log_recover_start(struct log *log)
 	rc->names = calloc(LOG_NAMES_MAX, sizeof(*rc->names));
 	rc->unlinks = calloc(LOG_NAMES_MAX, sizeof(*rc->unlinks));
 	rc->seqs = calloc(LOG_NAMES_MAX, sizeof(*rc->seqs));
-	rc->cap = LOG_RECOVER_CHUNK_BYTES + log_record_bytes(LOG_RECORD_BODY_BYTES_MAX) +
+	rc->cap = LOG_RECOVER_CHUNK_BYTES + log_record_bytes(log->cfg.entry_bytes_max) +
 		  2 * LOG_BLOCK_BYTES;
 	rc->buf = log_alloc_aligned(rc->cap);
 	ASSERT_MSG(rc->names && rc->unlinks && rc->seqs && rc->buf,

@@ -195,10 +195,10 @@ void log_snapfile_put(struct log_snapfile *sf)
 	}
 }
 
+/* Drops the log's own reference: deleted once the reads in flight are done. */
 static void log_snapfile_retire(struct log_snapfile *sf)
 {
 	sf->retired = true;
-	sf->refs++;
 	log_snapfile_put(sf);
 }
 
@@ -289,6 +289,11 @@ static void log_sw_chunk_done(struct log_disk_io *io, int res)
 		log_sw_error(w, res < 0 ? res : -EIO, "chunk write");
 	b->state = SWB_FREE;
 	b->fill = 0;
+	if (w->b[w->cur].state != SWB_FILLING) {
+		/* The other buffer is busy: this one takes the next bytes. */
+		w->cur = (int)(b - w->b);
+		b->state = SWB_FILLING;
+	}
 	log_sw_pump(w);
 	log_io_end(log);
 }

@@ -261,6 +261,35 @@ static void test_direct_io_fallback(void **state)
 	teardown(&f);
 }
 
+/* Entries written under a larger entry_bytes_max than the log is opened with. */
+static void test_entries_larger_than_config(void **state)
+{
+	(void)state;
+	struct fx f;
+	setup(&f, 9);
+	f.cfg.segment_bytes = 8 << 20;
+	f.cfg.entry_bytes_max = 2 << 20;
+	f.cfg.write_buf_bytes = 3 << 20;
+	f.cfg.read_bytes_max = 64 << 10;
+	assert_int_equal(fx_open(&f), 0);
+	uint8_t *big = malloc(2 << 20);
+	for (uint32_t i = 0; i < (2u << 20); i++)
+		big[i] = (uint8_t)(i * 13);
+	for (uint64_t i = 1; i <= 3; i++) {
+		struct log_entry e = { .epoch = 1, .index = i, .data = big, .len = 2 << 20 };
+		assert_int_equal(log_append(f.log, &e), 0);
+		fx_flush_all(&f);
+	}
+	fx_close(&f);
+	f.cfg.entry_bytes_max = 4096;
+	f.cfg.write_buf_bytes = 16 * 1024;
+	assert_int_equal(fx_open(&f), 0);
+	assert_int_equal(log_last_index(f.log), 3);
+	assert_false(f.rec.tail_cut);
+	free(big);
+	teardown(&f);
+}
+
 /* ---- Crash after every disk step of a scripted workload ---- */
 
 #define WL_TURNS 70
@@ -500,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_foreign_files),
 		cmocka_unit_test(test_leftovers_cleaned),
 		cmocka_unit_test(test_direct_io_fallback),
+		cmocka_unit_test(test_entries_larger_than_config),
 		cmocka_unit_test(test_crash_points_fifo),
 		cmocka_unit_test(test_crash_points_reordered),
 	};
