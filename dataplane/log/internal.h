@@ -197,6 +197,7 @@ PRINTF_FMT(3, 4) void log_fail(struct log *log, int err, const char *fmt, ...);
 void log_io_begin(struct log *log);
 void log_io_end(struct log *log);
 bool log_usable(const struct log *log);
+bool log_running(const struct log *log);
 void log_runs_note(struct log *log, uint64_t index, uint64_t epoch);
 void log_runs_cut(struct log *log, uint64_t last_kept);
 void log_runs_reset(struct log *log);

@@ -170,6 +170,12 @@ bool log_usable(const struct log *log)
 	return log->state == LOG_READY;
 }
 
+/* Writes and flushes already asked for go on while the log closes. */
+bool log_running(const struct log *log)
+{
+	return log->state == LOG_READY || log->state == LOG_CLOSING;
+}
+
 /* ---- I/O accounting and closing ---- */
 
 void log_io_begin(struct log *log)
@@ -252,7 +258,13 @@ void log_close(struct log *log, void (*done)(void *arg), void *arg)
 	ASSERT(log->state != LOG_CLOSING && log->state != LOG_CLOSED);
 	log->close_cb = done;
 	log->close_arg = arg;
-	log->state = LOG_CLOSING;
+	if (log->state == LOG_READY) {
+		/* What was appended is written and flushed before the files close. */
+		log->flush_wanted = true;
+		log_write_kick(log);
+	}
+	if (log->state != LOG_FAILED)
+		log->state = LOG_CLOSING;
 	if (log->ios == 0)
 		log_close_files(log);
 }
@@ -311,7 +323,7 @@ void log_durable_set(struct log *log, uint64_t index)
 	if (index == log->durable_index)
 		return;
 	log->durable_index = index;
-	if (log->cbs.durable && log->state == LOG_READY && !log->open_cb)
+	if (log->cbs.durable && log_running(log) && !log->open_cb)
 		log->cbs.durable(log->cbs.ctx, index);
 }
 

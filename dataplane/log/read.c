@@ -106,8 +106,9 @@ static void log_read_done(struct log_disk_io *io, int res)
 	if (!err)
 		err = log_read_parse(s, (uint32_t)res, &count);
 	s->rd = NULL;
-	if (log->state == LOG_READY || log->state == LOG_FAILED)
-		rd->cb(rd, log->state == LOG_FAILED ? -EIO : err, s->entries, err ? 0 : count);
+	if (log->state == LOG_FAILED)
+		err = -EIO;
+	rd->cb(rd, err, s->entries, err ? 0 : count);
 	log_io_end(log);
 }
 

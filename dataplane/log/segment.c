@@ -278,7 +278,7 @@ static bool log_pa_error(struct log *log, int step, int res)
 		log_pa_nospace(log);
 		return true;
 	}
-	if (step == PA_NOSPACE_UNLINK && res == -ENOENT)
+	if ((step == PA_NOSPACE_UNLINK || step == PA_UNLINK_STALE) && res == -ENOENT)
 		return false;
 	log_fail(log, res, "cannot prepare segment %s (step %d)", pa->tmp, step);
 	return true;
