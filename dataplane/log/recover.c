@@ -94,7 +94,7 @@ void log_recover_free(struct log *log)
 	struct log_recover *rc = log->rc;
 	if (!rc)
 		return;
-	if (rc->seg)
+	if (rc->seg && !list_linked(&rc->seg->node)) /* a live one is freed with the log */
 		log_seg_free(rc->seg);
 	free(rc->sf);
 	free(rc->names);
