@@ -637,79 +637,93 @@ static void log_rc_sync_next(struct log *log)
 	log_rc_step(log, RC_SYNC_SEG);
 }
 
-/* What a completed step leads to. Returns false when res is an error for the step. */
-static bool log_rc_advance(struct log *log, int step, int res)
+/* Whether res is a success for the step. */
+static bool log_rc_ok(int step, int res)
+{
+	switch (step) {
+	case RC_MKDIR: return res == 0 || res == -EEXIST;
+	case RC_PARENT_OPEN: case RC_OPENDIR: case RC_SNAP_OPEN: case RC_SEG_OPEN:
+	case RC_SEG_READ: return res >= 0;
+	case RC_PARENT_CLOSE: return true;
+	case RC_SNAP_HDR: return res == LOG_SNAP_HEADER_BYTES;
+	case RC_SNAP_TRAILER: return res == LOG_SNAP_TRAILER_BYTES;
+	case RC_UNLINK: return res == 0 || res == -ENOENT;
+	default: return res == 0;
+	}
+}
+
+/* The directory and the snapshot: what a successful step leads to. */
+static void log_rc_advance_dir(struct log *log, int step, int res)
 {
 	struct log_recover *rc = log->rc;
 	switch (step) {
 	case RC_MKDIR:
-		if (res == -EEXIST)
-			log_rc_step(log, RC_OPENDIR);
-		else if (res == 0)
-			log_rc_step(log, RC_PARENT_OPEN);
-		return res == 0 || res == -EEXIST;
+		log_rc_step(log, res == -EEXIST ? RC_OPENDIR : RC_PARENT_OPEN);
+		break;
 	case RC_PARENT_OPEN:
 		rc->parent_fh = res;
 		log_rc_step(log, RC_PARENT_SYNC);
-		return res >= 0;
+		break;
 	case RC_PARENT_SYNC:
 		log_rc_step(log, RC_PARENT_CLOSE);
-		return res == 0;
+		break;
 	case RC_PARENT_CLOSE:
 		log_rc_step(log, RC_OPENDIR);
-		return true;
+		break;
 	case RC_OPENDIR:
 		log->dir_fh = res;
 		log_rc_step(log, RC_LIST);
-		return res >= 0;
+		break;
 	case RC_LIST:
-		if (res == 0)
-			log_rc_after_list(log);
-		return res == 0;
+		log_rc_after_list(log);
+		break;
 	case RC_SNAP_OPEN:
 		rc->sf->fh = res;
 		log_rc_step(log, RC_SNAP_SIZE);
-		return res >= 0;
+		break;
 	case RC_SNAP_SIZE:
-		if (res == 0 && rc->snap_size < LOG_SNAP_HEADER_BYTES + LOG_SNAP_TRAILER_BYTES) {
+		if (rc->snap_size < LOG_SNAP_HEADER_BYTES + LOG_SNAP_TRAILER_BYTES)
 			log_rc_corrupt(log, rc->sf->path, 0, 0, "snapshot file is too short");
-			return true;
-		}
-		log_rc_step(log, RC_SNAP_HDR);
-		return res == 0;
+		else
+			log_rc_step(log, RC_SNAP_HDR);
+		break;
 	case RC_SNAP_HDR:
 		log_rc_step(log, RC_SNAP_TRAILER);
-		return res == LOG_SNAP_HEADER_BYTES;
+		break;
 	case RC_SNAP_TRAILER:
-		if (res == LOG_SNAP_TRAILER_BYTES)
-			log_rc_snapshot_checked(log);
-		return res == LOG_SNAP_TRAILER_BYTES;
+		log_rc_snapshot_checked(log);
+		break;
+	}
+}
+
+/* Cleaning up, the segments and the final syncs: what a successful step leads to. */
+static void log_rc_advance_seg(struct log *log, int step, int res)
+{
+	struct log_recover *rc = log->rc;
+	switch (step) {
 	case RC_UNLINK:
 		if (++rc->unlink_next < rc->unlink_count)
 			log_rc_step(log, RC_UNLINK);
 		else
 			log_rc_next_segment(log);
-		return res == 0 || res == -ENOENT;
+		break;
 	case RC_SEG_OPEN:
 		rc->seg->fh = res;
 		log_rc_step(log, RC_SEG_SIZE);
-		return res >= 0;
+		break;
 	case RC_SEG_SIZE:
 		log_rc_step(log, RC_SEG_READ);
-		return res == 0;
+		break;
 	case RC_SEG_READ:
-		if (res >= 0)
-			log_rc_chunk(log, (uint32_t)res);
-		return res >= 0;
+		log_rc_chunk(log, (uint32_t)res);
+		break;
 	case RC_SYNC_SEG:
 		log_rc_sync_next(log);
-		return res == 0;
+		break;
 	case RC_SYNC_DIR:
-		if (res == 0)
-			log_rc_ready(log);
-		return res == 0;
+		log_rc_ready(log);
+		break;
 	}
-	return false;
 }
 
 static void log_rc_done(struct log_disk_io *io, int res)
@@ -722,22 +736,22 @@ static void log_rc_done(struct log_disk_io *io, int res)
 			 "cache", log->cfg.lane, log->cfg.dir);
 		log->direct = false;
 		log_rc_step(log, RC_SEG_OPEN);
-	} else if (log->state == LOG_OPENING && !log_rc_advance(log, step, res) &&
-		   log->state == LOG_OPENING) {
+	} else if (log->state == LOG_OPENING && !log_rc_ok(step, res)) {
 		log_fail(log, res < 0 ? res : -EIO, "opening the log in %s failed at step %d",
 			 log->cfg.dir, step);
+	} else if (log->state == LOG_OPENING && step < RC_UNLINK) {
+		log_rc_advance_dir(log, step, res);
+	} else if (log->state == LOG_OPENING) {
+		log_rc_advance_seg(log, step, res);
 	}
 	log_io_end(log);
 }
 
-static void log_rc_step(struct log *log, int step)
+static void log_rc_submit_dir(struct log *log, int step)
 {
 	struct log_recover *rc = log->rc;
 	const struct log_disk_ops *ops = log->disk->ops;
 	struct log_disk *d = log->disk;
-	rc->step = step;
-	rc->io.cb = log_rc_done;
-	log_io_begin(log);
 	switch (step) {
 	case RC_MKDIR:
 		ops->mkdir(d, &rc->io, log->cfg.dir);
@@ -783,6 +797,17 @@ static void log_rc_step(struct log *log, int step)
 		ops->read(d, &rc->io, rc->sf->fh, rc->snap_meta + LOG_SNAP_HEADER_BYTES,
 			  LOG_SNAP_TRAILER_BYTES, rc->snap_size - LOG_SNAP_TRAILER_BYTES);
 		break;
+	default:
+		PANIC("bad recovery step %d", step);
+	}
+}
+
+static void log_rc_submit_seg(struct log *log, int step)
+{
+	struct log_recover *rc = log->rc;
+	const struct log_disk_ops *ops = log->disk->ops;
+	struct log_disk *d = log->disk;
+	switch (step) {
 	case RC_UNLINK:
 		snprintf(rc->path, sizeof(rc->path), "%s/%s", log->cfg.dir,
 			 rc->names[rc->unlinks[rc->unlink_next]]);
@@ -814,6 +839,18 @@ static void log_rc_step(struct log *log, int step)
 	default:
 		PANIC("bad recovery step %d", step);
 	}
+}
+
+static void log_rc_step(struct log *log, int step)
+{
+	struct log_recover *rc = log->rc;
+	rc->step = step;
+	rc->io.cb = log_rc_done;
+	log_io_begin(log);
+	if (step < RC_UNLINK)
+		log_rc_submit_dir(log, step);
+	else
+		log_rc_submit_seg(log, step);
 }
 
 void log_recover_start(struct log *log)

@@ -213,19 +213,22 @@ void log_seg_put(struct log_seg *seg)
 		log_seg_unlink_start(seg);
 }
 
-/* After a snapshot at index: segments wholly at or before it go, and every dead one. */
+/* After a snapshot at index: segments wholly at or before it go, and the dead ones too
+ * unless they wait for a new BASE record to be durable. */
 void log_segs_delete_before(struct log *log, uint64_t index)
 {
 	struct list_node *n, *tmp;
+	if (log->dead_clear_pos == 0)
+		list_for_each_safe(n, tmp, &log->dead)
+			log_seg_doom(list_entry(n, struct log_seg, node));
 	list_for_each_safe(n, tmp, &log->segs) {
 		struct log_seg *seg = list_entry(n, struct log_seg, node);
 		if (seg == log->cur || seg->last_index > index)
 			break;
 		list_unlink(&seg->node);
 		list_push_back(&log->dead, &seg->node);
+		log_seg_doom(seg);
 	}
-	list_for_each_safe(n, tmp, &log->dead)
-		log_seg_doom(list_entry(n, struct log_seg, node));
 	struct log_seg *first = list_empty(&log->segs) ? NULL :
 				list_entry(log->segs.next, struct log_seg, node);
 	if (first && first->base_index > log->base_index) {
