@@ -24,21 +24,38 @@
 #include "kv/kv.h"
 #include "lane/lane.h"
 #include "loop/loop.h"
+#include "log/log.h"
 #include "net/net.h"
+#include "uring/disk.h"
 
 #define EAL_ARGS_MAX 64
 #define SHUTDOWN_TURNS_MAX 100000
+
+struct node;
+
+/* What one loop's thread sets up, runs and tears down. */
+struct node_loop {
+	struct node *node;
+	uint32_t index;
+	struct loop *loop;
+	struct net_loop *net;
+	struct cmd_loop *cmd;
+	struct uring_disk *disk;
+	unsigned lcore;
+	int rc;
+};
 
 struct node {
 	struct conf conf;
 	char config_file[CONF_PATH_BYTES_MAX];
 	uint32_t loops_count;
-	struct loop *loops[LANE_LOOPS_MAX];
-	struct net_loop *nets[LANE_LOOPS_MAX];
-	struct cmd_loop *cmds[LANE_LOOPS_MAX];
-	unsigned lcores[LANE_LOOPS_MAX];
+	struct node_loop loops[LANE_LOOPS_MAX];
+	struct loop *loop_ptrs[LANE_LOOPS_MAX];
 	struct lane_set *lanes;
 	struct cmd_server *srv;
+	struct log_datadir *datadir;
+	atomic_uint serving;          /* loops that accept clients */
+	atomic_bool stopping;
 };
 
 static void usage(FILE *out)
@@ -158,10 +175,14 @@ static int node_loops_create(struct node *node)
 			break;
 		struct loop_config lc = { .id = i, .spin = node->conf.spin,
 					  .idle_sleep_us_max = node->conf.idle_sleep_us };
-		node->loops[i] = loop_create(&lc);
-		if (node->loops[i] == NULL)
+		struct node_loop *nl = &node->loops[i];
+		nl->node = node;
+		nl->index = i;
+		nl->loop = loop_create(&lc);
+		if (nl->loop == NULL)
 			return -ENOMEM;
-		node->lcores[i] = lcore;
+		node->loop_ptrs[i] = nl->loop;
+		nl->lcore = lcore;
 		i++;
 	}
 	if (i < node->conf.loops) {
@@ -186,36 +207,39 @@ static void node_net_config(const struct conf *c, struct net_config *nc)
 	nc->limits.query_bytes_max = c->client_query_max_bytes;
 }
 
+/* A lane stopped for good: fail-stop. Nothing more is acknowledged; the operator restarts the
+ * node, which recovers from its disk (and later its peers). */
+static void node_lane_fatal(void *ctx, uint32_t lane, int err, const char *why)
+{
+	(void)ctx;
+	LOG_ERROR("FATAL lane %u: %s (%s); stopping the node", lane, why, strerror(err < 0 ? -err : err));
+	_exit(3);
+}
+
 static int node_build(struct node *node)
 {
 	int rc = node_loops_create(node);
 	if (rc != 0)
 		return rc;
-	struct lane_set_config lsc = { .lanes = node->conf.lanes, .loops = node->loops_count,
-				       .durable = node->conf.durability == CONF_DURABILITY_DISK };
-	node->lanes = lane_set_create(&lsc, node->loops);
+	const struct conf *c = &node->conf;
+	struct lane_set_config lsc = {
+		.lanes = c->lanes, .loops = node->loops_count,
+		.durable = c->durability == CONF_DURABILITY_DISK,
+		.data_dir = c->data_dir, .node_id = c->node_id, .segment_bytes = c->segment_bytes,
+		.snapshot_every_bytes = c->snapshot_every_bytes, .lease_ms = c->lease_ms,
+		.heartbeat_ms = c->heartbeat_ms, .drift_ppm = c->drift_ppm,
+		.fatal = node_lane_fatal, .fatal_ctx = node,
+	};
+	node->lanes = lane_set_create(&lsc, node->loop_ptrs);
 	node->srv = cmd_server_create(&node->conf, node->config_file, node->lanes, node->loops_count);
 	if (node->lanes == NULL || node->srv == NULL)
 		return -ENOMEM;
-	struct net_config nc;
-	node_net_config(&node->conf, &nc);
 	for (uint32_t i = 0; i < node->loops_count; i++) {
-		node->cmds[i] = cmd_loop_create(node->srv, node->loops[i]);
-		if (node->cmds[i] == NULL)
+		node->loops[i].cmd = cmd_loop_create(node->srv, node->loops[i].loop);
+		if (node->loops[i].cmd == NULL)
 			return -ENOMEM;
-		struct net_handler h = cmd_net_handler(node->cmds[i]);
-		node->nets[i] = net_loop_create(node->loops[i], &nc, &h);
-		if (node->nets[i] == NULL)
-			return -EADDRINUSE;
-		cmd_loop_net_set(node->cmds[i], node->nets[i]);
-		lane_set_attach_loop(node->lanes, node->loops[i]);
 	}
 	return 0;
-}
-
-static int node_loop_main(void *arg)
-{
-	return loop_run(arg);
 }
 
 /* Loops whose clients are not all gone yet. Every loop keeps turning until this is zero,
@@ -223,57 +247,133 @@ static int node_loop_main(void *arg)
 static atomic_uint node_draining;
 
 /* On each loop: close its clients, then run until every loop's clients are gone. */
-static int node_loop_drain(void *arg)
+static void node_loop_drain(struct node_loop *nl)
 {
-	struct net_loop *nl = arg;
-	struct loop *loop = net_loop_get_loop(nl);
-	net_loop_shutdown(nl);
+	if (nl->net != NULL)
+		net_loop_shutdown(nl->net);
 	bool mine_done = false;
 	for (int i = 0; i < SHUTDOWN_TURNS_MAX; i++) {
-		if (!mine_done && net_loop_idle(nl)) {
+		if (!mine_done && (nl->net == NULL || net_loop_idle(nl->net))) {
 			mine_done = true;
 			atomic_fetch_sub(&node_draining, 1);
 		}
 		if (mine_done && atomic_load(&node_draining) == 0)
-			return 0;
-		if (loop_run_once(loop) == 0)
+			return;
+		if (loop_run_once(nl->loop) == 0)
 			usleep(100);
 	}
-	LOG_WARN("loop %u: clients still open at shutdown", loop_id(loop));
+	LOG_WARN("loop %u: clients still open at shutdown", nl->index);
 	if (!mine_done)
 		atomic_fetch_sub(&node_draining, 1);
-	return -EBUSY;
 }
 
-static void node_run(struct node *node, sigset_t *signals)
+/* Recovers this loop's lanes, then opens its client listener once every lane of the node
+ * serves, so that no client ever sees a lane still loading. */
+static int node_loop_start(struct node_loop *nl)
 {
+	struct node *node = nl->node;
+	struct log_disk *disk = NULL;
+	if (node->conf.durability == CONF_DURABILITY_DISK) {
+		nl->disk = uring_disk_create(nl->loop);
+		if (nl->disk == NULL)
+			return -ENOMEM;
+		disk = uring_disk_io(nl->disk);
+	}
+	lane_set_attach_loop(node->lanes, nl->loop, disk);
+	while (lane_set_loading(node->lanes) > 0 && !atomic_load(&node->stopping)) {
+		if (loop_run_once(nl->loop) == 0)
+			usleep(200);
+	}
+	struct net_config nc;
+	node_net_config(&node->conf, &nc);
+	struct net_handler h = cmd_net_handler(nl->cmd);
+	nl->net = net_loop_create(nl->loop, &nc, &h);
+	if (nl->net == NULL)
+		return -EADDRINUSE;
+	cmd_loop_net_set(nl->cmd, nl->net);
+	atomic_fetch_add(&node->serving, 1);
+	return 0;
+}
+
+static int node_loop_main(void *arg)
+{
+	struct node_loop *nl = arg;
+	nl->rc = node_loop_start(nl);
+	if (nl->rc == 0)
+		loop_run(nl->loop);
+	node_loop_drain(nl);
+	lane_set_detach_loop(nl->node->lanes, nl->loop);
+	if (nl->disk != NULL)
+		uring_disk_destroy(nl->disk);
+	nl->disk = NULL;
+	return nl->rc;
+}
+
+static void node_stop(struct node *node)
+{
+	atomic_store(&node->stopping, true);
 	for (uint32_t i = 0; i < node->loops_count; i++)
-		rte_eal_remote_launch(node_loop_main, node->loops[i], node->lcores[i]);
-	LOG_INFO("ready: port=%u loops=%u lanes=%u durability=%s", node->conf.port,
-		 node->loops_count, node->conf.lanes,
-		 node->conf.durability == CONF_DURABILITY_DISK ? "disk" : "memory");
-	int sig = 0;
-	sigwait(signals, &sig);
-	LOG_INFO("signal %d: shutting down", sig);
-	for (uint32_t i = 0; i < node->loops_count; i++)
-		loop_stop(node->loops[i]);
-	rte_eal_mp_wait_lcore();
+		loop_stop(node->loops[i].loop);
+}
+
+/* Runs the loops until a signal; reports readiness once every loop serves. */
+static int node_run(struct node *node, sigset_t *signals)
+{
 	atomic_store(&node_draining, node->loops_count);
 	for (uint32_t i = 0; i < node->loops_count; i++)
-		rte_eal_remote_launch(node_loop_drain, node->nets[i], node->lcores[i]);
+		rte_eal_remote_launch(node_loop_main, &node->loops[i], node->loops[i].lcore);
+	bool ready = false;
+	int rc = 0;
+	for (;;) {
+		struct timespec wait = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+		int sig = sigtimedwait(signals, NULL, &wait);
+		if (sig > 0) {
+			LOG_INFO("signal %d: shutting down", sig);
+			break;
+		}
+		bool failed = false;
+		for (uint32_t i = 0; i < node->loops_count; i++)
+			failed |= node->loops[i].rc != 0;
+		if (failed) {
+			LOG_ERROR("a loop could not start; shutting down");
+			rc = 1;
+			break;
+		}
+		if (!ready && atomic_load(&node->serving) == node->loops_count) {
+			ready = true;
+			LOG_INFO("ready: port=%u loops=%u lanes=%u durability=%s", node->conf.port,
+				 node->loops_count, node->conf.lanes,
+				 node->conf.durability == CONF_DURABILITY_DISK ? "disk" : "memory");
+		}
+	}
+	node_stop(node);
 	rte_eal_mp_wait_lcore();
+	return rc;
 }
 
 static void node_destroy(struct node *node)
 {
 	for (uint32_t i = 0; i < node->loops_count; i++) {
-		net_loop_destroy(node->nets[i]);
-		cmd_loop_destroy(node->cmds[i]);
+		net_loop_destroy(node->loops[i].net);
+		cmd_loop_destroy(node->loops[i].cmd);
 	}
 	cmd_server_destroy(node->srv);
 	lane_set_destroy(node->lanes);
 	for (uint32_t i = 0; i < node->loops_count; i++)
-		loop_destroy(node->loops[i]);
+		loop_destroy(node->loops[i].loop);
+	if (node->datadir != NULL)
+		log_datadir_close(node->datadir);
+}
+
+static int node_datadir_open(struct node *node)
+{
+	if (node->conf.durability != CONF_DURABILITY_DISK)
+		return 0;
+	char err[256];
+	int rc = log_datadir_open(node->conf.data_dir, &node->datadir, err, sizeof(err));
+	if (rc != 0)
+		LOG_ERROR("data directory %s: %s", node->conf.data_dir, err);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -310,16 +410,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kv_seed_set(((uint64_t)getpid() << 32) ^ time_mono_ns());
-	rc = node_build(&node);
+	rc = node_datadir_open(&node);
+	if (rc == 0)
+		rc = node_build(&node);
 	if (rc != 0) {
 		LOG_ERROR("start-up failed: %s", strerror(-rc));
 		node_destroy(&node);
 		rte_eal_cleanup();
 		return 1;
 	}
-	node_run(&node, &signals);
+	rc = node_run(&node, &signals);
 	node_destroy(&node);
 	rte_eal_cleanup();
 	LOG_INFO("stopped");
-	return 0;
+	return rc;
 }

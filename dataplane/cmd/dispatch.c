@@ -2,6 +2,7 @@
  * order, pick its ordering class, hold it if earlier commands must finish first, and run it
  * where it belongs. Also the process-wide and per-loop state of the command layer. */
 #define LOG_COMPONENT "cmd"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

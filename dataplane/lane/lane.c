@@ -2,7 +2,6 @@
  * travels there on the message ring (loop_msg_post: never refused, never reordered) with a
  * copy of its arguments, runs, and comes back with its reply. */
 #define LOG_COMPONENT "lane"
-#include "lane/lane.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,36 +14,7 @@
 
 #define LANE_REQS_FREE_MAX 4096
 
-struct lane {
-	uint32_t id;
-	struct loop *owner;
-	struct kv_db *db;
-	struct lane_counters counters CACHE_ALIGNED;
-};
-
-struct lane_loop {
-	struct loop *loop;
-	struct lane_set *set;
-	uint32_t *lanes;              /* the lanes this loop owns */
-	uint32_t lanes_count;
-	unsigned arena;
-	struct loop_poller work;
-	struct lane_req *free_reqs;
-	uint32_t free_count;
-};
-
-struct lane_set {
-	struct lane_set_config cfg;
-	struct lane *lanes;
-	struct lane_loop per_loop[LANE_LOOPS_MAX];
-};
-
-static struct lane_loop *lane_loop_of_loop(struct lane_set *set, const struct loop *loop)
-{
-	unsigned id = loop_id(loop);
-	ASSERT(id < set->cfg.loops && set->per_loop[id].loop == loop);
-	return &set->per_loop[id];
-}
+#include "lane/lane_priv.h"
 
 /* ---- Requests ---- */
 
@@ -108,12 +78,18 @@ static void lane_count(struct lane *lane, const struct kv_cmd *cmd)
 }
 
 /* Runs req on its lane, on the owning loop, writing the reply to out. Returns true when the
- * reply is complete. (Durable lanes defer writes until their entry is applied.) */
+ * reply is complete; durable lanes answer writes once their entry is applied, and reads
+ * that need the applied state to catch up or a round of acknowledgements later. */
 static bool lane_run(struct lane *lane, struct lane_req *req, struct resp_out *out)
 {
 	lane_count(lane, req->cmd);
-	kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, time_wall_ms(), out);
-	return true;
+	if (!lane->set->cfg.durable) {
+		kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, time_wall_ms(), out);
+		return true;
+	}
+	if (req->cmd->kind & KV_CMD_WRITE)
+		return lane_write_begin(lane, req, out);
+	return lane_read_begin(lane, req, out);
 }
 
 static void lane_on_return(struct loop *loop, void *arg)
@@ -143,6 +119,14 @@ static void lane_on_arrive(struct loop *loop, void *arg)
 	ASSERT(lane->owner == loop);
 	if (lane_run(lane, req, &req->own))
 		loop_msg_post(loop, req->origin, lane_on_return, req);
+}
+
+void lane_req_complete(struct lane *lane, struct lane_req *req)
+{
+	if (req->origin == lane->owner)
+		req->done(req);
+	else
+		loop_msg_post(lane->owner, req->origin, lane_on_return, req);
 }
 
 bool lane_submit(struct lane_set *set, struct loop *here, struct lane_req *req)
@@ -224,6 +208,20 @@ static void lane_publish(struct lane *lane)
 	atomic_store_explicit(&c->misses, st.keyspace_misses, memory_order_relaxed);
 }
 
+static int lane_durable_work(struct lane *lane, int64_t now_ms)
+{
+	(void)now_ms;
+	if (lane->state == LANE_FAILED || lane->log == NULL)
+		return 0;
+	int work = lane_store_flush(lane);
+	if (lane->repl == NULL)
+		return work;
+	work += lane_store_reads_retry(lane);
+	work += lane_snapshot_work(lane);
+	work += lane_snapshot_maybe(lane);
+	return work;
+}
+
 static int lane_loop_work(void *arg)
 {
 	struct lane_loop *ll = arg;
@@ -234,9 +232,44 @@ static int lane_loop_work(void *arg)
 		work += (int)kv_db_work(lane->db, LANE_WORK_BUDGET);
 		if (!ll->set->cfg.durable)
 			work += (int)kv_db_expire_cycle(lane->db, now_ms, LANE_EXPIRE_BUDGET);
+		else
+			work += lane_durable_work(lane, now_ms);
 		lane_publish(lane);
 	}
 	return work;
+}
+
+/* End of turn: each lane's open batch becomes one entry, the core sends what it must, and
+ * each log writes and flushes what the turn appended, once (group commit). */
+static int lane_loop_flush(void *arg)
+{
+	struct lane_loop *ll = arg;
+	int work = 0;
+	for (uint32_t i = 0; i < ll->lanes_count; i++) {
+		struct lane *lane = &ll->set->lanes[ll->lanes[i]];
+		if (lane->repl == NULL || lane->state == LANE_FAILED)
+			continue;
+		work += lane_batch_seal(lane);
+		repl_flush(lane->repl);
+		if (lane->flush_needed) {
+			lane->flush_needed = false;
+			int rc = log_flush(lane->log);
+			if (rc != 0 && rc != -EAGAIN)
+				lane_fail(lane, rc, "log flush refused: %s", strerror(-rc));
+		}
+	}
+	return work;
+}
+
+static void lane_loop_tick(struct loop *loop, struct loop_timer *t)
+{
+	struct lane_loop *ll = t->arg;
+	for (uint32_t i = 0; i < ll->lanes_count; i++) {
+		struct lane *lane = &ll->set->lanes[ll->lanes[i]];
+		if (lane->repl != NULL && lane->state != LANE_FAILED)
+			repl_tick(lane->repl);
+	}
+	loop_timer_start(loop, t, LANE_TICK_NS, lane_loop_tick, ll);
 }
 
 /* ---- Set-up ---- */
@@ -267,7 +300,14 @@ struct lane_set *lane_set_create(const struct lane_set_config *cfg, struct loop 
 		struct lane_loop *ll = &set->per_loop[lane_loop_of(i, cfg->loops)];
 		struct lane *lane = &set->lanes[i];
 		lane->id = i;
+		lane->set = set;
 		lane->owner = ll->loop;
+		lane->state = cfg->durable ? LANE_LOADING : LANE_SERVING;
+		list_init(&lane->batch_waiters);
+		list_init(&lane->proposed);
+		list_init(&lane->reads);
+		list_init(&lane->appends);
+		resp_chunk_pool_init(&lane->discard_pool, 4);
 		lane->db = kv_db_create(ll->arena);
 		if (lane->db == NULL) {
 			LOG_ERROR("out of memory creating lane %u", i);
@@ -276,22 +316,84 @@ struct lane_set *lane_set_create(const struct lane_set_config *cfg, struct loop 
 		}
 		ll->lanes[ll->lanes_count++] = i;
 	}
+	if (cfg->durable)
+		atomic_store(&set->loading, cfg->lanes);
 	return set;
 }
 
-void lane_set_attach_loop(struct lane_set *set, struct loop *loop)
+void lane_set_attach_loop(struct lane_set *set, struct loop *loop, struct log_disk *disk)
 {
 	struct lane_loop *ll = lane_loop_of_loop(set, loop);
+	ASSERT(ll->loop == loop);
+	ll->disk = disk;
 	loop_poller_add(loop, &ll->work, "lanes", lane_loop_work, ll);
+	if (!set->cfg.durable)
+		return;
+	ASSERT(disk != NULL);
+	loop_flusher_add(loop, &ll->flusher, "lanes-flush", lane_loop_flush, ll);
+	loop_timer_start(loop, &ll->tick, LANE_TICK_NS, lane_loop_tick, ll);
+	for (uint32_t i = 0; i < ll->lanes_count; i++)
+		lane_store_open(&set->lanes[ll->lanes[i]]);
+}
+
+uint32_t lane_set_loading(const struct lane_set *set)
+{
+	return atomic_load((atomic_uint *)&set->loading);
+}
+
+static void lane_log_closed(void *arg)
+{
+	struct lane *lane = arg;
+	lane->log_closing = false;
+}
+
+void lane_set_detach_loop(struct lane_set *set, struct loop *loop)
+{
+	struct lane_loop *ll = lane_loop_of_loop(set, loop);
+	loop_poller_remove(loop, &ll->work);
+	if (!set->cfg.durable)
+		return;
+	loop_poller_remove(loop, &ll->flusher);
+	loop_timer_stop(loop, &ll->tick);
+	for (uint32_t i = 0; i < ll->lanes_count; i++) {
+		struct lane *lane = &set->lanes[ll->lanes[i]];
+		lane_snapshot_close(lane);
+		lane_store_close(lane);
+		if (lane->log != NULL) {
+			lane->log_closing = true;
+			log_close(lane->log, lane_log_closed, lane);
+		}
+	}
+	/* Let the I/O in flight complete, so that nothing refers to the lanes any more. */
+	for (int turns = 0; turns < 100000; turns++) {
+		bool closing = false;
+		for (uint32_t i = 0; i < ll->lanes_count; i++)
+			closing |= set->lanes[ll->lanes[i]].log_closing;
+		if (!closing)
+			break;
+		loop_run_once(loop);
+	}
+	for (uint32_t i = 0; i < ll->lanes_count; i++) {
+		struct lane *lane = &set->lanes[ll->lanes[i]];
+		if (lane->log != NULL)
+			log_destroy(lane->log);
+		lane->log = NULL;
+	}
 }
 
 void lane_set_destroy(struct lane_set *set)
 {
 	if (set == NULL)
 		return;
-	for (uint32_t i = 0; i < set->cfg.lanes; i++)
-		if (set->lanes[i].db != NULL)
-			kv_db_destroy(set->lanes[i].db);
+	for (uint32_t i = 0; i < set->cfg.lanes; i++) {
+		struct lane *lane = &set->lanes[i];
+		if (lane->db != NULL)
+			kv_db_destroy(lane->db);
+		kv_enc_free(&lane->batch);
+		kv_dec_free(&lane->dec);
+		free(lane->payload);
+		resp_chunk_pool_destroy(&lane->discard_pool);
+	}
 	for (uint32_t l = 0; l < set->cfg.loops; l++) {
 		struct lane_loop *ll = &set->per_loop[l];
 		while (ll->free_reqs != NULL) {

@@ -49,6 +49,8 @@ struct lane_req {
 	struct resp_out own;          /* the reply while it is written on the owning loop */
 	struct resp_chunk_pool own_pool;
 	struct resp_arg *args;        /* copied arguments, then their bytes */
+	struct resp_out *reply;       /* where the owning loop writes the reply */
+	uint32_t ordinal;             /* its command's place in a write batch */
 	struct list_node node;
 };
 
@@ -62,18 +64,44 @@ struct lane_counters {
 	atomic_uint_fast64_t reads, writes;
 };
 
+struct repl_msg;
+
+/* A lane has stopped for good (a failed disk write, corruption at recovery): the node must
+ * stop. why is a sentence for the log. */
+typedef void (*lane_fatal_fn)(void *ctx, uint32_t lane, int err, const char *why);
+/* Sends a replication message of lane to node dst (the transport). */
+typedef void (*lane_send_fn)(void *ctx, uint32_t lane, unsigned dst, const struct repl_msg *m);
+
 struct lane_set_config {
 	uint32_t lanes;
 	uint32_t loops;
 	bool durable;
+	/* Durable lanes. */
+	const char *data_dir;
+	unsigned node_id;
+	uint64_t segment_bytes;
+	uint64_t snapshot_every_bytes;
+	uint32_t lease_ms;
+	uint32_t heartbeat_ms;
+	uint32_t drift_ppm;
+	lane_fatal_fn fatal;
+	void *fatal_ctx;
+	lane_send_fn send;
+	void *send_ctx;
 };
 
 /* The lanes of this node, each assigned to loops[lane % loops]. Call before the loops run. */
 struct lane_set *lane_set_create(const struct lane_set_config *cfg, struct loop **loops);
 void lane_set_destroy(struct lane_set *set);
-/* Registers the per-turn work (expiry, resize steps, batch sealing) of the lanes owned by
- * loop; call once per loop before it runs. */
-void lane_set_attach_loop(struct lane_set *set, struct loop *loop);
+struct log_disk;
+/* Registers the per-turn work (expiry, resize steps, batch sealing, replication timers) of
+ * the lanes owned by loop and, for durable lanes, starts their recovery on disk. Call on
+ * the loop's own thread (its io_uring is used from there), before it serves. */
+void lane_set_attach_loop(struct lane_set *set, struct loop *loop, struct log_disk *disk);
+/* Lanes of the whole set still recovering; clients should be let in once it is 0. */
+uint32_t lane_set_loading(const struct lane_set *set);
+/* Stops the lanes' I/O on loop, on its thread, before the loops are destroyed. */
+void lane_set_detach_loop(struct lane_set *set, struct loop *loop);
 
 uint32_t lane_set_count(const struct lane_set *set);
 uint32_t lane_of_key(const struct lane_set *set, const void *key, size_t len);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <rte_ring.h>
@@ -48,6 +49,7 @@ struct loop {
 	uint32_t timers_cap;
 	struct loop_config cfg;
 	struct loop_stats stats;
+	bool ring_enabled;
 	/* Cross-thread fields on their own cache line. */
 	CACHE_ALIGNED atomic_bool sleeping;
 	atomic_bool stop_requested;
@@ -57,6 +59,7 @@ struct loop {
 };
 
 static void loop_wake_arm(struct loop *loop);
+static void loop_ring_enable(struct loop *loop);
 
 static void loop_wake_cb(struct loop *loop, struct loop_uring_op *op,
 			 const struct io_uring_cqe *cqe)
@@ -82,6 +85,9 @@ static int loop_uring_init(struct loop *loop)
 	 * DEFER_TASKRUN: completions are posted only when this thread asks for events, once
 	 * per turn, instead of interrupting it at arbitrary times. */
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+	/* R_DISABLED: the loop is built on the main thread but runs on its own; the ring's one
+	 * issuer becomes the thread that enables it, at the loop's first turn. */
+	p.flags |= IORING_SETUP_R_DISABLED;
 	/* Room for many multishot completions per turn without overflowing the CQ. */
 	p.flags |= IORING_SETUP_CQSIZE;
 	p.cq_entries = loop->cfg.uring_entries * 4;
@@ -389,6 +395,8 @@ struct io_uring_sqe *loop_sqe_get(struct loop *loop, struct loop_uring_op *op)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
 	if (sqe == NULL) {
+		if (unlikely(!loop->ring_enabled))
+			loop_ring_enable(loop);
 		int rc = io_uring_submit(&loop->ring);
 		ASSERT_MSG(rc >= 0, "loop %u: io_uring submit failed: %s", loop->cfg.id, strerror(-rc));
 		sqe = io_uring_get_sqe(&loop->ring);
@@ -429,8 +437,20 @@ static void loop_submit(struct loop *loop)
 
 /* ---- The turn ---- */
 
+/* liburing 2.3 declares io_uring_enable_rings() but its library does not export it, so the
+ * registration is made directly. */
+static void loop_ring_enable(struct loop *loop)
+{
+	long rc = syscall(__NR_io_uring_register, loop->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+			  NULL, 0);
+	ASSERT_MSG(rc == 0, "loop %u: cannot enable io_uring: %s", loop->cfg.id, strerror(errno));
+	loop->ring_enabled = true;
+}
+
 int loop_run_once(struct loop *loop)
 {
+	if (unlikely(!loop->ring_enabled))
+		loop_ring_enable(loop);
 	uint64_t start = time_mono_ns();
 	loop->now_ns = start;
 	int work = loop_backlog_run(loop);

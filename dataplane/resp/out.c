@@ -15,7 +15,6 @@ void resp_chunk_pool_init(struct resp_chunk_pool *pool, uint32_t free_max)
 {
 	memset(pool, 0, sizeof(*pool));
 	pool->free_max = free_max;
-	pool->fail_after_allocs = -1;
 }
 
 void resp_chunk_pool_destroy(struct resp_chunk_pool *pool)
@@ -33,10 +32,8 @@ void resp_chunk_pool_destroy(struct resp_chunk_pool *pool)
 /* malloc with the test hook in front of it. */
 static struct resp_chunk *chunk_malloc(struct resp_chunk_pool *pool, size_t cap)
 {
-	if (pool->fail_after_allocs == 0)
+	if (resp_alloc_fault_hit(&pool->fault))
 		return NULL;
-	if (pool->fail_after_allocs > 0)
-		pool->fail_after_allocs--;
 	struct resp_chunk *c = malloc(sizeof(*c) + cap);
 	if (c == NULL)
 		return NULL;

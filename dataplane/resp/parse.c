@@ -60,17 +60,14 @@ void resp_limits_default(struct resp_limits *limits)
 /* realloc with the test hook in front of it. */
 static void *argv_realloc(struct resp_argv *argv, void *ptr, size_t bytes)
 {
-	if (argv->fail_after_allocs == 0)
+	if (resp_alloc_fault_hit(&argv->fault))
 		return NULL;
-	if (argv->fail_after_allocs > 0)
-		argv->fail_after_allocs--;
 	return realloc(ptr, bytes);
 }
 
 int resp_argv_init(struct resp_argv *argv)
 {
 	memset(argv, 0, sizeof(*argv));
-	argv->fail_after_allocs = -1;
 	argv->argv = argv_realloc(argv, NULL, RESP_ARGV_CAP_INITIAL * sizeof(*argv->argv));
 	if (argv->argv == NULL)
 		return -ENOMEM;

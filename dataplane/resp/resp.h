@@ -23,6 +23,13 @@
 #define RESP_INLINE_BYTES_MAX (64u * 1024)                  /* PROTO_INLINE_MAX_SIZE */
 #define RESP_QUERY_BYTES_MAX_DEFAULT (1024ull * 1024 * 1024) /* client-query-buffer-limit */
 
+/* Test hook for the module's allocations. Zero (the default) never fails; when armed,
+ * allocs_left more allocations succeed and every later one fails, as on a full heap. */
+struct resp_alloc_fault {
+	bool armed;
+	uint32_t allocs_left;
+};
+
 /* ---- Request parsing ---- */
 
 struct resp_limits {
@@ -55,16 +62,16 @@ struct resp_argv {
 	/* Bytes the parser has looked at, over all commands: searched for a line end, checked,
 	 * or walked again to fill argv. Statistics, and the tests' proof of linear work. */
 	uint64_t bytes_examined;
-	/* Test hook, as in resp_chunk_pool: < 0 never fails; n >= 0 lets n more allocations
-	 * succeed and fails the rest. */
-	int64_t fail_after_allocs;
+	struct resp_alloc_fault fault; /* test hook, as in resp_chunk_pool */
 };
 
 /* Progress through a command that has not fully arrived. All zero = at a command boundary,
- * which is the state of every idle connection. */
+ * which is the state of every idle connection. It holds offsets from the command's first
+ * byte, never pointers, so the caller may move the waiting bytes (grow or compact its buffer)
+ * between calls as long as buf[0] is still that first byte. */
 struct resp_parse_state {
-	uint64_t scanned_bytes; /* bytes of the current command already checked */
-	uint64_t bulk_len;      /* length of the bulk argument being read, if any */
+	uint64_t scanned_bytes; /* where the scan resumes (or where the bulk data starts) */
+	uint64_t bulk_len;      /* the bulk argument's length, or where its "$" line starts */
 	uint32_t args_left;     /* arguments of the multibulk still to come */
 	uint32_t args_done;     /* arguments already scanned */
 	uint8_t phase;          /* private to the parser */
@@ -83,7 +90,7 @@ enum resp_parse_status {
  * argv->inline_buf for inline commands) and state is back to zero. On ERROR, *err is the
  * error message without "-" and "\r\n" (e.g. "ERR Protocol error: invalid bulk length"),
  * state is back to zero, and the connection must be closed after the reply: the stream
- * cannot be resynchronised.
+ * cannot be resynchronised. *err stays valid until the next call with the same argv.
  *
  * The rules are Redis 7.0's (networking.c), with its error texts, except where noted:
  * - "*<n>\r\n" then n times "$<len>\r\n<len bytes>\r\n". Numbers follow string2ll (no
@@ -147,9 +154,7 @@ struct resp_chunk_pool {
 	uint32_t free_max;      /* chunks kept for reuse; the rest are freed */
 	uint64_t chunks_out;    /* chunks handed out and not yet returned */
 	uint64_t allocs;        /* chunks obtained from malloc (a free-list hit is not one) */
-	/* Test hook: < 0 (the default) never fails; n >= 0 lets the next n mallocs succeed and
-	 * fails every one after them, as a full heap would. */
-	int64_t fail_after_allocs;
+	struct resp_alloc_fault fault; /* test hook: make mallocs fail */
 };
 
 /* The pending output of one connection (or one reply being built). Zero-initialised plus a
@@ -205,6 +210,8 @@ void resp_add_bulk_str(struct resp_out *out, const char *str);
 void resp_add_bulk_int(struct resp_out *out, int64_t v);               /* integer as a bulk */
 void resp_add_null(struct resp_out *out);                 /* RESP2 $-1, RESP3 _ */
 void resp_add_null_array(struct resp_out *out);           /* RESP2 *-1, RESP3 _ */
+/* An aggregate whose count is known only at the end (KEYS, SCAN): write the elements into a
+ * scratch resp_out on the same pool, then the header into the real one, then splice. */
 void resp_add_array(struct resp_out *out, uint64_t n);    /* *n */
 void resp_add_map(struct resp_out *out, uint64_t n);      /* RESP3 %n, RESP2 *2n */
 void resp_add_set(struct resp_out *out, uint64_t n);      /* RESP3 ~n, RESP2 *n */

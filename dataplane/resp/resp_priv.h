@@ -19,4 +19,15 @@ void resp_out_write3(struct resp_out *out, const void *a, size_t a_len, const vo
  * overflow. True and *v on success. */
 bool resp_strict_ll(const char *s, size_t len, int64_t *v);
 
+/* The test hook: true when this allocation must fail. */
+static inline bool resp_alloc_fault_hit(struct resp_alloc_fault *f)
+{
+	if (!f->armed)
+		return false;
+	if (f->allocs_left == 0)
+		return true;
+	f->allocs_left--;
+	return false;
+}
+
 #endif

@@ -53,7 +53,7 @@ class Spindled:
 
     def command(self):
         cmd = [SPINDLED, "--port", str(self.port), "--durability", self.durability,
-               "--data-dir", self.data_dir] + self.args
+               "--data-dir", self.data_dir, "--segment-bytes", "4m"] + self.args
         if self.eal is not None:
             cmd += ["--"] + self.eal
         return cmd

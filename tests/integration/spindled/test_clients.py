@@ -21,9 +21,8 @@ class RedisCli(unittest.TestCase):
             self.assertEqual(cli(sp.port, "PING"), "PONG")
             self.assertEqual(cli(sp.port, "SET", "k", "hello world"), "OK")
             self.assertEqual(cli(sp.port, "GET", "k"), "hello world")
-            self.assertEqual(cli(sp.port, "INCRBY", "n", "41"), "42")
+            self.assertEqual(cli(sp.port, "INCRBY", "n", "41"), "41")
             self.assertEqual(cli(sp.port, "GET", "nope"), "")
-            self.assertIn("Redis", cli(sp.port, "INFO", "server") + "Redis")
             self.assertRegex(cli(sp.port, "INFO", "server"), r"spindle_version:\d+\.\d+\.\d+")
             self.assertRegex(cli(sp.port, "COMMAND", "COUNT"), r"^\d+$")
             # Mass insertion through --pipe (RESP on stdin), then count.
@@ -90,7 +89,7 @@ class PythonClient(unittest.TestCase):
                 r.delete(*keys)
             self.assertTrue(r.mset({"{u}1": "x", "{u}2": "y"}))
             self.assertEqual(r.delete("{u}1", "{u}2"), 2)
-            self.assertEqual(r.dbsize(), 52)
+            self.assertEqual(r.dbsize(), 51)  # "a" and k0..k49
             self.assertEqual(sorted(r.keys("k1*")), sorted(k for k in keys if k.startswith("k1")))
             self.assertEqual(sorted(r.scan_iter(match="k*", count=7)), sorted(keys))
             self.assertEqual(r.type("k1"), "string")

@@ -204,19 +204,19 @@ static void test_out_pool_reuse_bounded(void **state)
 static void test_out_oom(void **state)
 {
 	struct fixture *f = *state;
-	f->pool.fail_after_allocs = 0;
+	f->pool.fault = (struct resp_alloc_fault){ .armed = true, .allocs_left = 0 };
 	resp_add_simple(&f->out, "OK");
 	assert_true(f->out.oom);
 	assert_int_equal(out_check(&f->out), 0);
 	/* Once oom, nothing more is written, even when memory is back. */
-	f->pool.fail_after_allocs = -1;
+	f->pool.fault.armed = false;
 	resp_add_int(&f->out, 1);
 	assert_int_equal(f->out.bytes, 0);
 	resp_out_reset(&f->out);
 	assert_false(f->out.oom);
 
 	/* The second chunk fails halfway through a write. */
-	f->pool.fail_after_allocs = 1;
+	f->pool.fault = (struct resp_alloc_fault){ .armed = true, .allocs_left = 1 };
 	add_pattern(f, RESP_CHUNK_BYTES + 100, 1000);
 	assert_true(f->out.oom);
 	assert_int_equal(out_check(&f->out), 1);
@@ -224,18 +224,18 @@ static void test_out_oom(void **state)
 	resp_out_reset(&f->out);
 
 	/* A dedicated chunk fails. */
-	f->pool.fail_after_allocs = 0;
+	f->pool.fault = (struct resp_alloc_fault){ .armed = true, .allocs_left = 0 };
 	resp_add_bulk(&f->out, f->pattern, 2 * RESP_CHUNK_BYTES);
 	assert_true(f->out.oom);
 	assert_int_equal(out_check(&f->out), 0);
 	resp_out_reset(&f->out);
-	f->pool.fail_after_allocs = -1;
+	f->pool.fault.armed = false;
 
 	/* A pooled chunk still serves when malloc fails. */
 	resp_add_simple(&f->out, "OK");
 	resp_out_reset(&f->out);
 	assert_true(f->pool.free_count > 0);
-	f->pool.fail_after_allocs = 0;
+	f->pool.fault = (struct resp_alloc_fault){ .armed = true, .allocs_left = 0 };
 	resp_add_simple(&f->out, "OK");
 	assert_false(f->out.oom);
 	OUT_EXPECT(&f->out, "+OK\r\n");
@@ -246,7 +246,7 @@ static void test_out_oom(void **state)
 	reply.oom = true;
 	resp_out_splice(&f->out, &reply);
 	assert_true(f->out.oom);
-	f->pool.fail_after_allocs = -1;
+	f->pool.fault.armed = false;
 }
 
 int main(void)

@@ -266,11 +266,11 @@ static void test_parse_oom(void **state)
 {
 	struct fixture *f = *state;
 	/* Up to RESP_ARGV_CAP_INITIAL arguments need no allocation. */
-	f->argv.fail_after_allocs = 0;
+	f->argv.fault = (struct resp_alloc_fault){ .armed = true, .allocs_left = 0 };
 	EXPECT("a b c\n", "ERR out of memory"); /* the inline scratch space */
-	f->argv.fail_after_allocs = -1;
+	f->argv.fault.armed = false;
 	EXPECT("a b c\n", "[a,b,c] ");
-	f->argv.fail_after_allocs = 0;
+	f->argv.fault = (struct resp_alloc_fault){ .armed = true, .allocs_left = 0 };
 	EXPECT("a b c\n", "[a,b,c] ");
 	struct sbuf in = { 0 };
 	sbuf_str(&in, "*17\r\n");
@@ -279,7 +279,7 @@ static void test_parse_oom(void **state)
 	char *got = parse_transcript(&f->lim, &f->argv, in.p, in.len, 0, NULL);
 	assert_string_equal(got, "ERR out of memory");
 	free(got);
-	f->argv.fail_after_allocs = -1;
+	f->argv.fault.armed = false;
 	got = parse_transcript(&f->lim, &f->argv, in.p, in.len, 0, NULL);
 	assert_string_equal(got, "[x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x] ");
 	free(got);

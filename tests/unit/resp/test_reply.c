@@ -266,6 +266,19 @@ static void test_reply_verbatim_large(void **state)
 	resp_out_reset(&f->out3);
 }
 
+static void test_reply_deferred_count(void **state)
+{
+	struct fixture *f = *state;
+	struct resp_out elems;
+	resp_out_init(&elems, &f->pool, 3);
+	uint64_t n = 0;
+	for (int i = 0; i < 3; i++, n++)
+		resp_add_bulk_int(&elems, i * 10);
+	resp_add_set(&f->out3, n);
+	resp_out_splice(&f->out3, &elems);
+	OUT_EXPECT(&f->out3, "~3\r\n$1\r\n0\r\n$2\r\n10\r\n$2\r\n20\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +293,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_large_bulk_dedicated_chunk, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reply_verbatim_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_deferred_count, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
