@@ -19,8 +19,7 @@
 #include "log/log.h"
 #include "log/record.h"
 #include "sim/disk.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 #define FUZZ_DIR "/d/lane-001"
 #define FUZZ_SEGMENT_BYTES (64u * 1024)
