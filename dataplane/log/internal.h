@@ -180,8 +180,12 @@ struct log {
 
 	log_open_cb open_cb;
 	void *open_arg;
+	log_open_cb failed_open_cb;      /* a failed open is reported once its files are closed */
+	struct log_recovery *failed_rep;
 	void (*close_cb)(void *arg);
 	void *close_arg;
+	bool close_requested;
+	bool files_closing;
 	uint32_t closes;
 
 	struct {
@@ -196,6 +200,7 @@ struct log {
 PRINTF_FMT(3, 4) void log_fail(struct log *log, int err, const char *fmt, ...);
 void log_io_begin(struct log *log);
 void log_io_end(struct log *log);
+void log_close_count(struct log *log);
 bool log_usable(const struct log *log);
 bool log_running(const struct log *log);
 void log_runs_note(struct log *log, uint64_t index, uint64_t epoch);
@@ -232,6 +237,7 @@ void log_wbuf_clip(struct log *log, uint64_t last_kept);
 void log_recover_start(struct log *log);
 void log_recover_free(struct log *log);
 void log_recover_report_if_ready(struct log *log);
+void log_recover_close_orphans(struct log *log);
 struct log_recovery *log_recover_report(struct log *log);
 
 /* ---- read.c ---- */

@@ -136,8 +136,37 @@ void log_destroy(struct log *log)
 	free(log->tail);
 	free(log->zero_buf);
 	log_read_slots_free(log);
+	free(log->failed_rep);
 	free(log->runs);
 	free(log);
+}
+
+static void log_close_files(struct log *log);
+
+static void log_open_failed_closed(void *arg)
+{
+	struct log *log = arg;
+	struct log_recovery rep = *log->failed_rep;
+	free(log->failed_rep);
+	log->failed_rep = NULL;
+	log->failed_open_cb(log->open_arg, log, log->fatal_err, &rep);
+}
+
+/* The open failed: close what it opened, then report with what recovery found. */
+static void log_open_failed(struct log *log)
+{
+	log->failed_rep = calloc(1, sizeof(*log->failed_rep));
+	ASSERT_MSG(log->failed_rep, "no memory");
+	struct log_recovery *rep = log_recover_report(log);
+	if (rep)
+		*log->failed_rep = *rep;
+	log->failed_open_cb = log->open_cb;
+	log->open_cb = NULL;
+	log->close_requested = true;
+	log->close_cb = log_open_failed_closed;
+	log->close_arg = log;
+	if (log->ios == 0)
+		log_close_files(log);
 }
 
 void log_fail(struct log *log, int err, const char *fmt, ...)
@@ -152,17 +181,10 @@ void log_fail(struct log *log, int err, const char *fmt, ...)
 	LOG_ERROR("lane %u log stopped: %s (%s)", log->cfg.lane, log->fatal_msg, strerror(-err));
 	log->state = LOG_FAILED;
 	log->fatal_err = err;
-	log_open_cb open_cb = log->open_cb;
-	log->open_cb = NULL;
-	if (open_cb) {
-		struct log_recovery rec = { 0 };
-		struct log_recovery *rep = log_recover_report(log);
-		if (rep)
-			rec = *rep;
-		open_cb(log->open_arg, log, err, &rec);
-	} else if (log->cbs.fatal) {
+	if (log->open_cb)
+		log_open_failed(log);
+	else if (log->cbs.fatal)
 		log->cbs.fatal(log->cbs.ctx, err, log->fatal_msg);
-	}
 }
 
 bool log_usable(const struct log *log)
@@ -183,7 +205,7 @@ void log_io_begin(struct log *log)
 	log->ios++;
 }
 
-static void log_close_count(struct log *log)
+void log_close_count(struct log *log)
 {
 	ASSERT(log->closes > 0);
 	if (--log->closes == 0) {
@@ -211,6 +233,16 @@ static void log_close_snap_done(struct log_disk_io *io, int res)
 	log_close_count(container_of(io, struct log_snapfile, io)->log);
 }
 
+static void log_close_snapfile(struct log *log, struct log_snapfile *sf)
+{
+	if (!sf || sf->fh < 0)
+		return;
+	sf->io.cb = log_close_snap_done;
+	log->closes++;
+	log->disk->ops->close(log->disk, &sf->io, sf->fh);
+	sf->fh = -1;
+}
+
 static void log_close_seg(struct log *log, struct log_seg *seg)
 {
 	if (!seg || seg->fh < 0)
@@ -226,17 +258,14 @@ static void log_close_files(struct log *log)
 {
 	struct list_node *heads[2] = { &log->segs, &log->dead };
 	struct list_node *n;
+	log->files_closing = true;
 	log->closes = 1;
 	for (int h = 0; h < 2; h++)
 		list_for_each(n, heads[h])
 			log_close_seg(log, list_entry(n, struct log_seg, node));
 	log_close_seg(log, log->pa.seg);
-	if (log->snap && log->snap->fh >= 0) {
-		log->snap->io.cb = log_close_snap_done;
-		log->closes++;
-		log->disk->ops->close(log->disk, &log->snap->io, log->snap->fh);
-		log->snap->fh = -1;
-	}
+	log_recover_close_orphans(log);
+	log_close_snapfile(log, log->snap);
 	if (log->dir_fh >= 0) {
 		log->dir_io.cb = log_close_dir_done;
 		log->closes++;
@@ -249,15 +278,21 @@ static void log_close_files(struct log *log)
 void log_io_end(struct log *log)
 {
 	ASSERT(log->ios > 0);
-	if (--log->ios == 0 && log->state == LOG_CLOSING)
+	if (--log->ios == 0 && log->close_requested && !log->files_closing)
 		log_close_files(log);
 }
 
 void log_close(struct log *log, void (*done)(void *arg), void *arg)
 {
-	ASSERT(log->state != LOG_CLOSING && log->state != LOG_CLOSED);
+	if (log->state == LOG_CLOSED && log->files_closing) {
+		done(arg); /* a failed open closed it already */
+		return;
+	}
+	ASSERT(!log->close_requested);
+	log->close_requested = true;
 	log->close_cb = done;
 	log->close_arg = arg;
+	log->open_cb = NULL; /* closed while opening: the open is not reported */
 	if (log->state == LOG_READY) {
 		/* What was appended is written and flushed before the files close. */
 		log->flush_wanted = true;

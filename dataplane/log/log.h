@@ -115,7 +115,8 @@ struct log_recovery {
 };
 
 /* Called once recovery is done: err is 0, -EBADMSG (corruption, see rec->corruption),
- * -EPROTO (a file of another format or lane), or another -errno. On error, destroy the log. */
+ * -EPROTO (a file of another format or lane), or another -errno. On error the log has
+ * closed its files already: destroy it (log_close on it completes at once). */
 typedef void (*log_open_cb)(void *arg, struct log *log, int err,
 			    const struct log_recovery *rec);
 
@@ -123,7 +124,9 @@ typedef void (*log_open_cb)(void *arg, struct log *log, int err,
  * after logging why. The log accepts nothing until done has reported success. */
 struct log *log_open(const struct log_config *cfg, struct log_disk *disk,
 		     const struct log_callbacks *cbs, log_open_cb done, void *arg);
-/* Lets in-flight I/O finish, closes the files, then calls done. */
+/* Writes and flushes what was appended, lets in-flight I/O finish, closes the files, then
+ * calls done. Closing a log whose open has not been reported abandons the open: its
+ * callback is not called. */
 void log_close(struct log *log, void (*done)(void *arg), void *arg);
 /* Frees the log. Only after log_close() completed, after a failed open, or when no I/O can
  * complete any more (a simulated crash dropped it). */

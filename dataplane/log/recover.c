@@ -661,7 +661,6 @@ static void log_rc_advance_dir(struct log *log, int step, int res)
 		log_rc_step(log, res == -EEXIST ? RC_OPENDIR : RC_PARENT_OPEN);
 		break;
 	case RC_PARENT_OPEN:
-		rc->parent_fh = res;
 		log_rc_step(log, RC_PARENT_SYNC);
 		break;
 	case RC_PARENT_SYNC:
@@ -671,14 +670,12 @@ static void log_rc_advance_dir(struct log *log, int step, int res)
 		log_rc_step(log, RC_OPENDIR);
 		break;
 	case RC_OPENDIR:
-		log->dir_fh = res;
 		log_rc_step(log, RC_LIST);
 		break;
 	case RC_LIST:
 		log_rc_after_list(log);
 		break;
 	case RC_SNAP_OPEN:
-		rc->sf->fh = res;
 		log_rc_step(log, RC_SNAP_SIZE);
 		break;
 	case RC_SNAP_SIZE:
@@ -708,7 +705,6 @@ static void log_rc_advance_seg(struct log *log, int step, int res)
 			log_rc_next_segment(log);
 		break;
 	case RC_SEG_OPEN:
-		rc->seg->fh = res;
 		log_rc_step(log, RC_SEG_SIZE);
 		break;
 	case RC_SEG_SIZE:
@@ -726,11 +722,31 @@ static void log_rc_advance_seg(struct log *log, int step, int res)
 	}
 }
 
+/* A file an open step opened is recorded at once, so that it is closed even when the open
+ * has been abandoned meanwhile. */
+static void log_rc_keep(struct log *log, int step, int res)
+{
+	struct log_recover *rc = log->rc;
+	if (step == RC_PARENT_CLOSE)
+		rc->parent_fh = -1;
+	if (res < 0)
+		return;
+	if (step == RC_PARENT_OPEN)
+		rc->parent_fh = res;
+	else if (step == RC_OPENDIR)
+		log->dir_fh = res;
+	else if (step == RC_SNAP_OPEN)
+		rc->sf->fh = res;
+	else if (step == RC_SEG_OPEN)
+		rc->seg->fh = res;
+}
+
 static void log_rc_done(struct log_disk_io *io, int res)
 {
 	struct log_recover *rc = container_of(io, struct log_recover, io);
 	struct log *log = rc->log;
 	int step = rc->step;
+	log_rc_keep(log, step, res);
 	if (log->state == LOG_OPENING && step == RC_SEG_OPEN && res == -EINVAL && log->direct) {
 		LOG_INFO("lane %u: %s refuses O_DIRECT; reading and writing through the page "
 			 "cache", log->cfg.lane, log->cfg.dir);
@@ -858,6 +874,7 @@ void log_recover_start(struct log *log)
 	struct log_recover *rc = calloc(1, sizeof(*rc));
 	ASSERT_MSG(rc, "no memory to recover a log");
 	rc->log = log;
+	rc->parent_fh = -1;
 	log->rc = rc;
 	rc->start_ns = log->disk->ops->now_ns(log->disk);
 	rc->rep.direct_io = log->direct;
@@ -871,6 +888,48 @@ void log_recover_start(struct log *log)
 		   "no memory to recover a log");
 	rc->list = (struct log_disk_names){ .names = rc->names, .cap = LOG_NAMES_MAX };
 	log_rc_step(log, RC_MKDIR);
+}
+
+/* Closing while opening: the files recovery holds that no list does. */
+static void log_rc_orphan_closed(struct log_disk_io *io, int res)
+{
+	(void)res;
+	log_close_count(container_of(io, struct log_recover, io)->log);
+}
+
+static void log_rc_orphan_seg_closed(struct log_disk_io *io, int res)
+{
+	(void)res;
+	log_close_count(container_of(io, struct log_seg, io)->log);
+}
+
+static void log_rc_orphan_sf_closed(struct log_disk_io *io, int res)
+{
+	(void)res;
+	log_close_count(container_of(io, struct log_snapfile, io)->log);
+}
+
+static void log_rc_orphan_close(struct log *log, struct log_disk_io *io, log_disk_cb cb,
+				int *fh)
+{
+	if (*fh < 0)
+		return;
+	io->cb = cb;
+	log->closes++;
+	log->disk->ops->close(log->disk, io, *fh);
+	*fh = -1;
+}
+
+void log_recover_close_orphans(struct log *log)
+{
+	struct log_recover *rc = log->rc;
+	if (!rc)
+		return;
+	log_rc_orphan_close(log, &rc->io, log_rc_orphan_closed, &rc->parent_fh);
+	if (rc->seg && !list_linked(&rc->seg->node))
+		log_rc_orphan_close(log, &rc->seg->io, log_rc_orphan_seg_closed, &rc->seg->fh);
+	if (rc->sf)
+		log_rc_orphan_close(log, &rc->sf->io, log_rc_orphan_sf_closed, &rc->sf->fh);
 }
 
 /* The recovery report so far, for a failed open to pass on. */

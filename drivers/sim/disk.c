@@ -771,6 +771,14 @@ uint32_t sim_disk_inflight(const struct sim_disk *d)
 	return d->nops;
 }
 
+uint32_t sim_disk_open_files(const struct sim_disk *d)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < d->nhandles; i++)
+		n += d->handles[i].used;
+	return n;
+}
+
 uint64_t sim_disk_now_ns(const struct sim_disk *d)
 {
 	return d->now;

@@ -126,6 +126,60 @@ static void test_failure_during_open(void **state)
 	sim_disk_destroy(f.disk);
 }
 
+/* Closing at every step of an open (with a snapshot and segments to recover): the close
+ * completes, the open is never reported, and no file is left open. */
+static void test_close_during_open(void **state)
+{
+	(void)state;
+	for (uint32_t k = 0;; k++) {
+		struct fx f;
+		memset(&f, 0, sizeof(f));
+		fx_disk_new(&f, 5);
+		assert_int_equal(fx_open(&f), 0);
+		fx_append_range(&f, 1, 1, 300);
+		fx_flush_all(&f);
+		fx_close(&f);
+		f.opened = false;
+		struct log_callbacks cbs = { .durable = fx_durable_cb, .ctx = &f };
+		struct log *log = log_open(&f.cfg, sim_disk_io(f.disk), &cbs, fx_open_cb, &f);
+		uint32_t s = 0;
+		while (s < k && !f.opened && sim_disk_step(f.disk))
+			s++;
+		bool was_open = f.opened;
+		bool done = false;
+		f.opened = false;
+		log_close(log, fx_close_done, &done);
+		sim_disk_run(f.disk);
+		assert_true(done);
+		assert_false(f.opened);
+		log_destroy(log);
+		assert_int_equal(sim_disk_open_files(f.disk), 0);
+		assert_int_equal(fx_open(&f), 0);
+		assert_int_equal(log_last_index(f.log), 300);
+		fx_close(&f);
+		sim_disk_destroy(f.disk);
+		if (was_open)
+			break;
+	}
+}
+
+/* A log stopped by a failed write still closes, once its I/O has drained. */
+static void test_close_after_fatal(void **state)
+{
+	(void)state;
+	struct fx f;
+	memset(&f, 0, sizeof(f));
+	fx_disk_new(&f, 6);
+	assert_int_equal(fx_open(&f), 0);
+	sim_disk_fail(f.disk, SIM_DISK_WRITE, "seg-", -EIO, 1);
+	fx_append_range(&f, 1, 1, 10);
+	assert_int_equal(log_flush(f.log), 0);
+	while (f.fatal_calls == 0)
+		assert_true(sim_disk_step(f.disk));
+	fx_close(&f);
+	sim_disk_destroy(f.disk);
+}
+
 int main(void)
 {
 	log_level_min = LOG_LEVEL_ERROR + 1;
@@ -134,6 +188,8 @@ int main(void)
 		cmocka_unit_test(test_stats_and_epochs),
 		cmocka_unit_test(test_close_with_io_in_flight),
 		cmocka_unit_test(test_failure_during_open),
+		cmocka_unit_test(test_close_during_open),
+		cmocka_unit_test(test_close_after_fatal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
