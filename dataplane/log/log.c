@@ -102,6 +102,7 @@ struct log *log_open(const struct log_config *cfg, struct log_disk *disk,
 	log->next_seq = 1;
 	list_init(&log->segs);
 	list_init(&log->dead);
+	list_init(&log->doomq);
 	if (log_buffers_alloc(log) != 0) {
 		LOG_ERROR("no memory for the log's buffers dir=%s", log->cfg.dir);
 		log_destroy(log);
@@ -128,6 +129,9 @@ void log_destroy(struct log *log)
 	log_snap_free(log);
 	log_segs_free(&log->segs);
 	log_segs_free(&log->dead);
+	log_segs_free(&log->doomq);
+	if (log->deleting)
+		log_seg_free(log->deleting);
 	if (log->pa.seg)
 		log_seg_free(log->pa.seg);
 	for (int i = 0; i < LOG_WBUFS; i++)
@@ -256,11 +260,11 @@ static void log_close_seg(struct log *log, struct log_seg *seg)
 /* Nothing is in flight any more: every owner's io is idle and serves for its close. */
 static void log_close_files(struct log *log)
 {
-	struct list_node *heads[2] = { &log->segs, &log->dead };
+	struct list_node *heads[3] = { &log->segs, &log->dead, &log->doomq };
 	struct list_node *n;
 	log->files_closing = true;
 	log->closes = 1;
-	for (int h = 0; h < 2; h++)
+	for (int h = 0; h < 3; h++)
 		list_for_each(n, heads[h])
 			log_close_seg(log, list_entry(n, struct log_seg, node));
 	log_close_seg(log, log->pa.seg);

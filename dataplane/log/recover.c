@@ -88,6 +88,7 @@ struct log_recover {
 
 static void log_rc_step(struct log *log, int step);
 static void log_rc_next_segment(struct log *log);
+static void log_rc_stop(struct log *log, enum log_record_status st);
 
 void log_recover_free(struct log *log)
 {
@@ -213,7 +214,7 @@ static void log_rc_truncate(struct log *log, uint64_t index, uint64_t epoch)
 			break;
 		}
 		list_unlink(&seg->node);
-		list_push_back(&log->dead, &seg->node);
+		log_seg_dead(log, seg);
 	}
 	log->last_index = index;
 	log->last_epoch = epoch;
@@ -225,7 +226,7 @@ static void log_rc_history_reset(struct log *log, uint64_t index, uint64_t epoch
 	struct list_node *n, *tmp;
 	list_for_each_safe(n, tmp, &log->segs) {
 		list_unlink(n);
-		list_push_back(&log->dead, n);
+		log_seg_dead(log, list_entry(n, struct log_seg, node));
 	}
 	log->base_index = log->last_index = index;
 	log->base_epoch = log->last_epoch = epoch;
@@ -284,18 +285,18 @@ static bool log_rc_base(struct log *log, const struct log_record *rec)
 	struct log_recover *rc = log->rc;
 	struct log_seg *seg = rc->seg;
 	bool starts = !rc->started;
-	if (rc->started && !log_rc_chains(log, rec)) {
-		/* Not a continuation: leftovers of a torn write, or evidence of corruption. */
+	/* The first history must start at or before the snapshot (at 0 without one). */
+	uint64_t snap = log->snap ? log->snap->info.index : 0;
+	bool chains = starts ? rec->index <= snap : log_rc_chains(log, rec);
+	if (!chains) {
+		/* Not a continuation: a dead segment that a later one supersedes, leftovers of
+		 * a torn write, or evidence of corruption: the verdict waits for the segments
+		 * after it (one that continues the log from before the end clears it). */
+		if (!rc->end.set)
+			log_rc_stop(log, LOG_RECORD_ZERO);
 		log_rc_leftover(rc, rec);
-		if (log_rc_end_is_corrupt(log))
-			return false;
 		rc->mode = RC_TAIL;
 		return true;
-	}
-	if (starts && rc->end.set) {
-		rc->end.max_dpos = MAX(rc->end.max_dpos, rec->durable_pos);
-		if (log_rc_end_is_corrupt(log))
-			return false;
 	}
 	if (starts || rec->kind == LOG_RECORD_RESET) {
 		log_rc_history_reset(log, rec->index, rec->epoch);
@@ -491,7 +492,7 @@ static void log_rc_chunk(struct log *log, uint32_t got)
 	if (rc->mode != RC_TAIL) /* cut short: the file ends inside a record */
 		log_rc_stop(log, LOG_RECORD_BAD_HEADER);
 	if (!list_linked(&rc->seg->node))
-		list_push_back(&log->dead, &rc->seg->node);
+		log_seg_dead(log, rc->seg);
 	rc->seg = NULL;
 	log_rc_next_segment(log);
 }
@@ -556,6 +557,7 @@ static void log_rc_ready(struct log *log)
 	rc->rep.log_bytes = log_seg_live_bytes(log);
 	log->durable_index = log->last_index;
 	log->durable_pos = rc->end.set ? log_rc_end_pos(&rc->end) : 0;
+	log->delete_upto = log->snap ? log->snap->info.index : 0;
 	log->snap_due_base_ns = log->disk->ops->now_ns(log->disk);
 	log->state = LOG_READY;
 	log_prealloc_start(log);

@@ -473,7 +473,7 @@ static void log_reset(struct log *log, uint64_t index, uint64_t epoch)
 	struct list_node *n, *tmp;
 	list_for_each_safe(n, tmp, &log->segs) {
 		list_unlink(n);
-		list_push_back(&log->dead, n);
+		log_seg_dead(log, list_entry(n, struct log_seg, node));
 	}
 	if (log->open_wb) {
 		/* Its entries are void now: the snapshot covers or replaces them. */
@@ -511,9 +511,10 @@ static void log_sw_installed(struct log_snapw *w)
 	uint64_t epoch = 0;
 	bool continues = log_epoch_at(log, w->index, &epoch) == 0 && epoch == w->epoch;
 	if (log_usable(log)) {
-		if (continues)
-			log_segs_delete_before(log, w->index);
-		else
+		if (continues) {
+			log->delete_upto = MAX(log->delete_upto, w->index);
+			log_segs_collect(log);
+		} else
 			log_reset(log, w->index, w->epoch);
 	}
 	LOG_INFO("lane %u: snapshot at index %" PRIu64 " epoch %" PRIu64 " is durable (%"

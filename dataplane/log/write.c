@@ -165,9 +165,7 @@ static void log_flush_advance(struct log *log)
 	}
 	if (log->dead_clear_pos && log->durable_pos >= log->dead_clear_pos) {
 		log->dead_clear_pos = 0;
-		struct list_node *n, *tmp;
-		list_for_each_safe(n, tmp, &log->dead)
-			log_seg_doom(list_entry(n, struct log_seg, node));
+		log_segs_collect(log);
 	}
 	log_durable_set(log, durable);
 }
@@ -328,7 +326,7 @@ int log_truncate(struct log *log, uint64_t last_kept)
 			break;
 		}
 		list_unlink(&seg->node);
-		list_push_back(&log->dead, &seg->node);
+		log_seg_dead(log, seg);
 	}
 	log->last_index = last_kept;
 	log->last_epoch = epoch;

@@ -544,6 +544,19 @@ static void test_crash_points_reordered(void **state)
 	crash_points(13, true);
 }
 
+/* A longer run is one variable: SPINDLE_LOG_SEEDS=N adds N more seeds, half of them with
+ * operations completing in random order. */
+static void test_crash_points_more_seeds(void **state)
+{
+	(void)state;
+	const char *env = getenv("SPINDLE_LOG_SEEDS");
+	uint64_t n = env ? strtoull(env, NULL, 10) : 0;
+	for (uint64_t i = 0; i < n; i++) {
+		print_message("crash points: seed %llu\n", (unsigned long long)(1000 + i));
+		crash_points(1000 + i, i % 2 == 1);
+	}
+}
+
 int main(void)
 {
 	log_level_min = LOG_LEVEL_ERROR + 1;
@@ -560,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_entries_larger_than_config),
 		cmocka_unit_test(test_crash_points_fifo),
 		cmocka_unit_test(test_crash_points_reordered),
+		cmocka_unit_test(test_crash_points_more_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
