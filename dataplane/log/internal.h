@@ -113,6 +113,7 @@ struct log_erun {
 };
 
 struct log_snapfile {
+	struct list_node node;      /* on log->retired once replaced */
 	struct log *log;
 	int fh;
 	uint32_t refs;
@@ -176,6 +177,7 @@ struct log {
 	uint32_t read_buf_bytes;
 
 	struct log_snapfile *snap;
+	struct list_node retired;   /* replaced snapshots, deleted once their reads are done */
 	struct log_snapw *snapw;
 	struct log_recover *rc;
 	uint64_t bytes_since_snap;

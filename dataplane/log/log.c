@@ -103,6 +103,7 @@ struct log *log_open(const struct log_config *cfg, struct log_disk *disk,
 	list_init(&log->segs);
 	list_init(&log->dead);
 	list_init(&log->doomq);
+	list_init(&log->retired);
 	if (log_buffers_alloc(log) != 0) {
 		LOG_ERROR("no memory for the log's buffers dir=%s", log->cfg.dir);
 		log_destroy(log);

@@ -172,6 +172,7 @@ static void log_snapfile_closed(struct log_disk_io *io, int res)
 	struct log_snapfile *sf = container_of(io, struct log_snapfile, io);
 	struct log *log = sf->log;
 	(void)res;
+	list_unlink(&sf->node);
 	free(sf);
 	log_io_end(log);
 }
@@ -199,6 +200,7 @@ void log_snapfile_put(struct log_snapfile *sf)
 static void log_snapfile_retire(struct log_snapfile *sf)
 {
 	sf->retired = true;
+	list_push_back(&sf->log->retired, &sf->node);
 	log_snapfile_put(sf);
 }
 
@@ -212,6 +214,8 @@ void log_snap_free(struct log *log)
 	}
 	free(log->snap);
 	log->snap = NULL;
+	while (!list_empty(&log->retired))
+		free(list_entry(list_pop_front(&log->retired), struct log_snapfile, node));
 }
 
 /* ---- Writing ---- */
