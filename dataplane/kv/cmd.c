@@ -1,6 +1,7 @@
 /* Finding commands (a case-insensitive hash of the names, built once), Redis's texts for an
  * unknown command or a wrong number of arguments, key positions, and the entry points that
  * run a command's handlers. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
@@ -188,13 +189,29 @@ const struct kv_cmd *kv_cmd_resolve_or_reply(uint32_t argc, const struct resp_ar
 	return cmd;
 }
 
+/* Keys and values are at most KV_STRING_BYTES_MAX: the parser enforces its own (configurable)
+ * bulk limit, and whatever it lets through must not reach the objects larger. */
+static bool cmd_args_fit_or_reply(uint32_t argc, const struct resp_arg *argv,
+				  struct resp_out *out)
+{
+	for (uint32_t i = 1; i < argc; i++) {
+		if (argv[i].len > KV_STRING_BYTES_MAX) {
+			resp_add_error(out, "ERR string exceeds maximum allowed size "
+					    "(proto-max-bulk-len)");
+			return false;
+		}
+	}
+	return true;
+}
+
 void kv_cmd_exec(const struct kv_cmd *cmd, struct kv_db *db, uint32_t argc,
 		 const struct resp_arg *argv, int64_t now_ms, struct resp_out *out)
 {
 	ASSERT_MSG(cmd->exec != NULL, "'%s' is not run by the kv module", cmd->fullname);
 	ASSERT(db != NULL || (cmd->kind & KV_CMD_NO_DB));
 	ASSERT(kv_cmd_arity_ok(cmd, argc));
-	cmd->exec(db, argc, argv, now_ms, out);
+	if (cmd_args_fit_or_reply(argc, argv, out))
+		cmd->exec(db, argc, argv, now_ms, out);
 }
 
 int kv_cmd_prepare(const struct kv_cmd *cmd, uint32_t argc, const struct resp_arg *argv,
@@ -202,6 +219,8 @@ int kv_cmd_prepare(const struct kv_cmd *cmd, uint32_t argc, const struct resp_ar
 {
 	ASSERT_MSG(cmd->prepare != NULL, "'%s' is not a logged write", cmd->fullname);
 	ASSERT(kv_cmd_arity_ok(cmd, argc));
+	if (!cmd_args_fit_or_reply(argc, argv, err))
+		return -EINVAL;
 	return cmd->prepare(argc, argv, now_ms, enc, err);
 }
 
@@ -220,7 +239,7 @@ uint32_t kv_cmd_keys(const struct kv_cmd *cmd, uint32_t argc, uint32_t *pos, uin
 
 bool kv_arg_is(const struct resp_arg *a, const char *word)
 {
-	size_t len = strnlen(a->ptr, a->len);
+	size_t len = a->len > 0 ? strnlen(a->ptr, a->len) : 0;
 	return len == strlen(word) && strncasecmp(a->ptr, word, len) == 0;
 }
 

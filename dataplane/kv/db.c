@@ -418,8 +418,10 @@ void kv_db_flush(struct kv_db *db)
 {
 	struct kv_keyspace *old = mem_arena_alloc(db->arena, sizeof(*old));
 	if (old == NULL) {
-		/* No memory for the bookkeeping: free everything now instead. */
-		ASSERT_MSG(db->snap == NULL, "no memory to flush a db with an open snapshot");
+		/* No memory for the bookkeeping: free everything now instead, and give up a
+		 * snapshot that would have needed it. */
+		if (db->snap != NULL)
+			kv_snapshot_fail(db->snap, -ENOMEM);
 		uint64_t pos = 0;
 		kv_table_walk(&db->ks.table, &pos, UINT64_MAX, db_free_visit, db);
 		keyspace_free_arrays(&db->ks, db->arena);

@@ -98,6 +98,9 @@ int kv_db_expire_set(struct kv_db *db, struct kv_ref *ref, int64_t when_ms);
 bool kv_snapshot_wants(const struct kv_snapshot *snap, const struct kv_obj *obj);
 /* Hands obj (with its expiry) to the snapshot, which frees it once written. */
 void kv_snapshot_take(struct kv_snapshot *snap, struct kv_obj *obj, int64_t expire_ms);
+/* The snapshot cannot go on (err < 0, reported by kv_snapshot_error()): it drops everything
+ * it holds and wants nothing more. */
+void kv_snapshot_fail(struct kv_snapshot *snap, int err);
 /* The db is being flushed: the snapshot takes the whole keyspace (and true is returned), or
  * false if it needs nothing from it. */
 bool kv_snapshot_take_keyspace(struct kv_snapshot *snap, struct kv_keyspace *ks);

@@ -127,7 +127,7 @@ static bool expire_flags_or_reply(uint32_t argc, const struct resp_arg *argv, un
 			f = kv_arg_is(&argv[j], words[w].word) ? words[w].flag : 0;
 		if (f == 0) {
 			/* Redis prints the option as a C string. */
-			size_t len = strnlen(argv[j].ptr, argv[j].len);
+			size_t len = argv[j].len > 0 ? strnlen(argv[j].ptr, argv[j].len) : 0;
 			resp_add_errorf(out, "ERR Unsupported option %.*s", (int)len, argv[j].ptr);
 			return false;
 		}

@@ -5,7 +5,9 @@
  * kv_cmd_prepare(), which checks them and makes them deterministic (relative expiry times
  * become absolute ones) and appends them to a struct kv_enc, the payload of a log entry;
  * every replica later decodes the entry (kv_enc_next()) and runs each command with
- * kv_cmd_exec() at the entry's time, reaching the same state.
+ * kv_cmd_exec() at the entry's time, reaching the same state. Every write also runs directly
+ * (kv_cmd_exec() without prepare) with the same replies and effects, which is what an
+ * in-memory lane may do; the unit tests check that both paths agree.
  *
  * The rules that make replicas agree:
  *   - Time is always a parameter (now_ms, wall-clock milliseconds); nothing here reads a
@@ -225,8 +227,9 @@ void kv_reply_unknown_command(struct resp_out *out, uint32_t argc, const struct 
 /* "ERR wrong number of arguments for 'get' command" */
 void kv_reply_wrong_arity(struct resp_out *out, const struct kv_cmd *cmd);
 
-/* Runs a READ, NO_DB or (decoded) WRITE command; argv[0] is the command name. db may be NULL
- * for KV_CMD_NO_DB. */
+/* Runs a READ, NO_DB or WRITE command (decoded from an entry, or directly); argv[0] is the
+ * command name and the arity must have been checked. db may be NULL for KV_CMD_NO_DB. An
+ * argument longer than KV_STRING_BYTES_MAX is answered with Redis's size error. */
 void kv_cmd_exec(const struct kv_cmd *cmd, struct kv_db *db, uint32_t argc,
 		 const struct resp_arg *argv, int64_t now_ms, struct resp_out *out);
 

@@ -83,6 +83,10 @@ bool kv_match(const char *pattern, size_t pattern_len, const char *str, size_t s
 	const char *p = pattern;
 	size_t plen = pattern_len, pi = 0, si = 0;
 	size_t star_pi = SIZE_MAX, star_si = 0; /* after the last '*', and where it began */
+	/* Redis's loop never starts on an empty string, so only the empty pattern matches it
+	 * (KEYS and SCAN treat a lone "*" as "everything" before matching). */
+	if (str_len == 0)
+		return pattern_len == 0;
 	while (si < str_len) {
 		if (pi < plen && p[pi] == '*') {
 			while (pi < plen && p[pi] == '*')

@@ -99,6 +99,8 @@ struct kv_snapshot *kv_snapshot_begin(struct kv_db *db)
 
 bool kv_snapshot_wants(const struct kv_snapshot *snap, const struct kv_obj *obj)
 {
+	if (snap->err != 0)
+		return false; /* a failed snapshot keeps nothing */
 	if (obj->gen < snap->gen)
 		return true;
 	return snap->cur_active && !snap->cur_owned && snap->cur.obj == obj;
@@ -130,6 +132,20 @@ void kv_snapshot_take(struct kv_snapshot *snap, struct kv_obj *obj, int64_t expi
 		return;
 	}
 	snap->pending[snap->pending_len++] = (struct snap_item){ obj, expire_ms };
+}
+
+void kv_snapshot_fail(struct kv_snapshot *snap, int err)
+{
+	ASSERT(err < 0);
+	if (snap->err == 0)
+		snap->err = err;
+	for (size_t i = 0; i < snap->pending_len; i++)
+		kv_db_obj_free(snap->db, snap->pending[i].obj);
+	snap->pending_len = 0;
+	if (snap->cur_active && snap->cur_owned)
+		kv_db_obj_free(snap->db, snap->cur.obj);
+	snap->cur_active = snap->cur_owned = false;
+	snap->cur.obj = NULL;
 }
 
 bool kv_snapshot_take_keyspace(struct kv_snapshot *snap, struct kv_keyspace *ks)

@@ -84,26 +84,40 @@ static bool set_parse_or_reply(uint32_t argc, const struct resp_arg *argv, uint3
 	return true;
 }
 
+enum expire_err { EXPIRE_OK, EXPIRE_NOT_INTEGER, EXPIRE_INVALID };
+
 /* The absolute expiry time of an EX/PX/EXAT/PXAT argument (getExpireMillisecondsOrReply). */
-static bool set_expire_ms_or_reply(const struct set_opts *o, int64_t now_ms, const char *cmd,
-				   int64_t *when_ms, struct resp_out *out)
+static enum expire_err set_expire_ms(const struct set_opts *o, int64_t now_ms, int64_t *when_ms)
 {
 	int64_t ms;
-	if (!kv_arg_ll_or_reply(o->expire, &ms, out))
-		return false;
+	if (!kv_num_parse_ll(o->expire->ptr, o->expire->len, &ms))
+		return EXPIRE_NOT_INTEGER;
 	bool seconds = o->flags & (SET_EX | SET_EXAT);
 	if (ms <= 0 || (seconds && ms > INT64_MAX / 1000))
-		goto invalid;
+		return EXPIRE_INVALID;
 	if (seconds)
 		ms *= 1000;
 	if (o->flags & (SET_EX | SET_PX)) {
 		if (ms > INT64_MAX - now_ms)
-			goto invalid;
+			return EXPIRE_INVALID;
 		ms += now_ms;
 	}
 	*when_ms = ms;
-	return true;
-invalid:
+	return EXPIRE_OK;
+}
+
+static bool set_expire_ms_or_reply(const struct set_opts *o, int64_t now_ms, const char *cmd,
+				   int64_t *when_ms, struct resp_out *out)
+{
+	switch (set_expire_ms(o, now_ms, when_ms)) {
+	case EXPIRE_OK:
+		return true;
+	case EXPIRE_NOT_INTEGER:
+		resp_add_error(out, RESP_ERR_NOT_INTEGER);
+		return false;
+	case EXPIRE_INVALID:
+		break;
+	}
 	resp_add_errorf(out, "ERR invalid expire time in '%s' command", cmd);
 	return false;
 }
@@ -305,11 +319,7 @@ KV_PREPARE(getex)
 	int64_t when_ms;
 	if (!set_parse_or_reply(argc, argv, 2, false, &o, err))
 		return -EINVAL;
-	struct resp_out scratch = { .pool = err->pool, .proto = err->proto };
-	bool valid = o.expire != NULL &&
-		set_expire_ms_or_reply(&o, now_ms, "getex", &when_ms, &scratch);
-	resp_out_reset(&scratch);
-	if (!valid) {
+	if (o.expire == NULL || set_expire_ms(&o, now_ms, &when_ms) != EXPIRE_OK) {
 		if (kv_enc_append(enc, KV_LOG_GETEX, argc, argv) != 0)
 			return kv_enc_oom_reply(err);
 		return 0;

@@ -90,10 +90,14 @@ static uint64_t *tab_find(const struct kv_tab *tab, const void *key, size_t len,
 
 uint64_t *kv_table_find(const struct kv_table *t, const void *key, size_t len, uint64_t hash)
 {
-	uint64_t *slot = tab_find(&t->main, key, len, hash);
-	if (slot == NULL && t->rehashing)
-		slot = tab_find(&t->next, key, len, hash);
-	return slot;
+	/* While resizing, the new array first: it is at most half full, so a miss there is
+	 * short, whereas the old one fills with tombstones as its entries move out. */
+	if (t->rehashing) {
+		uint64_t *slot = tab_find(&t->next, key, len, hash);
+		if (slot != NULL)
+			return slot;
+	}
+	return tab_find(&t->main, key, len, hash);
 }
 
 /* Puts obj in the first free slot of its probe run and returns the slot; the caller made

@@ -69,7 +69,7 @@ bool lane_write_begin(struct lane *lane, struct lane_req *req, struct resp_out *
 	const char *why = lane_unavailable(lane);
 	if (why != NULL)
 		return lane_refuse(out, why);
-	if (lane->nospace)
+	if (lane->nospace || lane->log_nospace)
 		return lane_refuse(out, LANE_ERR_NOSPACE);
 	if (lane->batch.count == 0)
 		lane->batch_time_ms = MAX(time_wall_ms(), lane->last_time_ms);

@@ -216,6 +216,17 @@ static int lane_durable_work(struct lane *lane, int64_t now_ms)
 	int work = lane_store_flush(lane);
 	if (lane->repl == NULL)
 		return work;
+	/* The log prepares the next segment ahead of need: once that fails for lack of room,
+	 * new writes are refused before they are proposed, rather than waiting for room. */
+	log_tick(lane->log);
+	struct log_stats st;
+	log_stats_get(lane->log, &st);
+	if (st.nospace != lane->log_nospace) {
+		lane->log_nospace = st.nospace;
+		LOG_AT(st.nospace ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "lane %u: %s", lane->id,
+		       st.nospace ? "the disk is full: refusing writes, serving reads"
+				  : "the disk has room again: writes resume");
+	}
 	work += lane_store_reads_retry(lane);
 	work += lane_snapshot_work(lane);
 	work += lane_snapshot_maybe(lane);

@@ -79,7 +79,8 @@ struct lane {
 	struct log_recovery recovery;
 	struct repl *repl;
 	bool is_primary;
-	bool nospace;                  /* the log has no room: writes are refused */
+	bool nospace;                  /* an append found no room: writes are refused */
+	bool log_nospace;              /* the log could not prepare its next segment */
 	uint64_t start_epoch;          /* the epoch this node started as primary in */
 	uint64_t applied_index;
 	int64_t last_time_ms;          /* the time of the last entry: entries never go back */

@@ -196,6 +196,10 @@ int log_snapshot_install_write(struct log *log, uint64_t offset, const void *buf
  * are dropped (Raft's rule: kept only if the log holds index with the same epoch). */
 int log_snapshot_install_finish(struct log *log, log_snap_done_cb done, void *arg);
 void log_snapshot_install_abort(struct log *log);
+/* Work the log has no timer for: trying again to prepare a segment that found no room, so
+ * that appends resume once there is room even while the host refuses new writes. Call once
+ * per loop turn; cheap when there is nothing to do. */
+void log_tick(struct log *log);
 /* Whether the size or interval threshold asks for a snapshot now. */
 bool log_snapshot_due(const struct log *log);
 

@@ -38,6 +38,13 @@ static int log_switch_blocked(struct log *log)
 	return -EAGAIN;
 }
 
+void log_tick(struct log *log)
+{
+	struct log_prealloc *pa = &log->pa;
+	if (pa->state == LOG_PA_NOSPACE && log->disk->ops->now_ns(log->disk) >= pa->retry_at_ns)
+		log_prealloc_start(log);
+}
+
 /* Opens a buffer on cur: with its BASE record when cur is new, else with the partly
  * filled block the previous buffer ended in. */
 static int log_wbuf_open(struct log *log)

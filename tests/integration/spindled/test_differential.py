@@ -137,8 +137,8 @@ class Differential(unittest.TestCase):
         cls.redis.terminate()
         cls.redis.wait(timeout=10)
 
-    def compare(self, proto, *spindled_args):
-        with Spindled(*spindled_args) as sp:
+    def compare(self, proto, *spindled_args, durability="memory"):
+        with Spindled(*spindled_args, durability=durability) as sp:
             for port in (self.redis_port,):
                 s = socket.create_connection(("127.0.0.1", port))
                 s.sendall(resp_encode("FLUSHALL"))
@@ -161,6 +161,13 @@ class Differential(unittest.TestCase):
 
     def test_resp2_many_lanes_two_loops(self):
         self.compare(2, "--lanes", "16", "--loops", "2")
+
+    # Durable: every write is checked, made deterministic, logged, and applied from the log.
+    def test_resp2_durable(self):
+        self.compare(2, "--lanes", "4", durability="disk")
+
+    def test_resp3_durable_two_loops(self):
+        self.compare(3, "--lanes", "8", "--loops", "2", durability="disk")
 
 
 if __name__ == "__main__":

@@ -59,9 +59,9 @@ static const struct resp_arg bat_args_55[] = { { "TTL", 3 }, { "k", 1 } };
 static const struct resp_arg bat_args_56[] = { { "set", 3 }, { "k", 1 }, { "v", 1 }, { "nx", 2 } };
 static const struct resp_arg bat_args_57[] = { { "set", 3 }, { "k", 1 }, { "v", 1 }, { "xx", 2 }, { "ex", 2 }, { "50", 2 } };
 static const struct resp_arg bat_args_58[] = { { "ttl", 3 }, { "k", 1 } };
-static const struct resp_arg bat_args_59[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 }, { "pxat", 4 }, { "1795315161300", 13 } };
+static const struct resp_arg bat_args_59[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 }, { "pxat", 4 }, { "1795315466619", 13 } };
 static const struct resp_arg bat_args_60[] = { { "TTL", 3 }, { "k", 1 } };
-static const struct resp_arg bat_args_61[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 }, { "exat", 4 }, { "1795316061", 10 } };
+static const struct resp_arg bat_args_61[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 }, { "exat", 4 }, { "1795316366", 10 } };
 static const struct resp_arg bat_args_62[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 }, { "KEEPTTL", 7 }, { "KEEPTTL", 7 } };
 static const struct resp_arg bat_args_63[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 }, { "KEEPTTL", 7 }, { "GET", 3 } };
 static const struct resp_arg bat_args_64[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 }, { "EX", 2 }, { "100", 3 }, { "GET", 3 }, { "XX", 2 } };
@@ -99,8 +99,8 @@ static const struct resp_arg bat_args_95[] = { { "GETEX", 5 }, { "k", 1 }, { "PE
 static const struct resp_arg bat_args_96[] = { { "TTL", 3 }, { "k", 1 } };
 static const struct resp_arg bat_args_97[] = { { "GETEX", 5 }, { "k", 1 }, { "PX", 2 }, { "5000", 4 } };
 static const struct resp_arg bat_args_98[] = { { "TTL", 3 }, { "k", 1 } };
-static const struct resp_arg bat_args_99[] = { { "GETEX", 5 }, { "k", 1 }, { "EXAT", 4 }, { "1795315561", 10 } };
-static const struct resp_arg bat_args_100[] = { { "GETEX", 5 }, { "k", 1 }, { "PXAT", 4 }, { "1795315361334", 13 } };
+static const struct resp_arg bat_args_99[] = { { "GETEX", 5 }, { "k", 1 }, { "EXAT", 4 }, { "1795315866", 10 } };
+static const struct resp_arg bat_args_100[] = { { "GETEX", 5 }, { "k", 1 }, { "PXAT", 4 }, { "1795315666652", 13 } };
 static const struct resp_arg bat_args_101[] = { { "TTL", 3 }, { "k", 1 } };
 static const struct resp_arg bat_args_102[] = { { "GETEX", 5 }, { "k", 1 }, { "EX", 2 }, { "0", 1 } };
 static const struct resp_arg bat_args_103[] = { { "GETEX", 5 }, { "missing", 7 }, { "EX", 2 }, { "0", 1 } };
@@ -118,11 +118,11 @@ static const struct resp_arg bat_args_114[] = { { "GETEX", 5 }, { "k", 1 }, { "E
 static const struct resp_arg bat_args_115[] = { { "GETEX", 5 }, { "k", 1 }, { "PXAT", 4 }, { "0", 1 } };
 static const struct resp_arg bat_args_116[] = { { "GETEX", 5 }, { "k", 1 }, { "persist", 7 } };
 static const struct resp_arg bat_args_117[] = { { "TTL", 3 }, { "k", 1 } };
-static const struct resp_arg bat_args_118[] = { { "GETEX", 5 }, { "k", 1 }, { "EXAT", 4 }, { "1795314961", 10 } };
+static const struct resp_arg bat_args_118[] = { { "GETEX", 5 }, { "k", 1 }, { "EXAT", 4 }, { "1795315266", 10 } };
 static const struct resp_arg bat_args_119[] = { { "GET", 3 }, { "k", 1 } };
 static const struct resp_arg bat_args_120[] = { { "EXISTS", 6 }, { "k", 1 } };
 static const struct resp_arg bat_args_121[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 } };
-static const struct resp_arg bat_args_122[] = { { "GETEX", 5 }, { "k", 1 }, { "PXAT", 4 }, { "1795315061329", 13 } };
+static const struct resp_arg bat_args_122[] = { { "GETEX", 5 }, { "k", 1 }, { "PXAT", 4 }, { "1795315366647", 13 } };
 static const struct resp_arg bat_args_123[] = { { "EXISTS", 6 }, { "k", 1 } };
 static const struct resp_arg bat_args_124[] = { { "GETEX", 5 } };
 static const struct resp_arg bat_args_125[] = { { "GETEX", 5 }, { "k", 1 }, { "EX", 2 }, { "10", 2 }, { "EX", 2 }, { "20", 2 } };
@@ -146,7 +146,7 @@ static const struct resp_arg bat_args_142[] = { { "MSETNX", 6 }, { "a", 1 }, { "
 static const struct resp_arg bat_args_143[] = { { "MSETNX", 6 }, { "a", 1 } };
 static const struct resp_arg bat_args_144[] = { { "MGET", 4 } };
 static const struct resp_arg bat_args_145[] = { { "MGET", 4 }, { "nothing", 7 } };
-static const struct resp_arg bat_args_146[] = { { "SET", 3 }, { "exp", 3 }, { "v", 1 }, { "PXAT", 4 }, { "1795315061336", 13 } };
+static const struct resp_arg bat_args_146[] = { { "SET", 3 }, { "exp", 3 }, { "v", 1 }, { "PXAT", 4 }, { "1795315366651", 13 } };
 static const struct resp_arg bat_args_147[] = { { "MSETNX", 6 }, { "exp", 3 }, { "1", 1 } };
 static const struct resp_arg bat_args_148[] = { { "GET", 3 }, { "exp", 3 } };
 static const struct resp_arg bat_args_149[] = { { "SET", 3 }, { "a", 1 }, { "1", 1 } };
@@ -159,7 +159,7 @@ static const struct resp_arg bat_args_155[] = { { "TYPE", 4 }, { "a", 1 } };
 static const struct resp_arg bat_args_156[] = { { "TYPE", 4 }, { "missing", 7 } };
 static const struct resp_arg bat_args_157[] = { { "UNLINK", 6 }, { "a", 1 }, { "missing", 7 } };
 static const struct resp_arg bat_args_158[] = { { "EXISTS", 6 }, { "a", 1 } };
-static const struct resp_arg bat_args_159[] = { { "SET", 3 }, { "e", 1 }, { "v", 1 }, { "PXAT", 4 }, { "1795315061343", 13 } };
+static const struct resp_arg bat_args_159[] = { { "SET", 3 }, { "e", 1 }, { "v", 1 }, { "PXAT", 4 }, { "1795315366672", 13 } };
 static const struct resp_arg bat_args_160[] = { { "DEL", 3 }, { "e", 1 } };
 static const struct resp_arg bat_args_161[] = { { "EXISTS", 6 }, { "e", 1 } };
 static const struct resp_arg bat_args_162[] = { { "TYPE", 4 }, { "e", 1 } };
@@ -383,7 +383,7 @@ static const struct resp_arg bat_args_379[] = { { "PEXPIRE", 7 }, { "k", 1 }, { 
 static const struct resp_arg bat_args_380[] = { { "EXPIREAT", 8 }, { "k", 1 }, { "9223372036854775807", 19 } };
 static const struct resp_arg bat_args_381[] = { { "PEXPIREAT", 9 }, { "k", 1 }, { "9223372036854775807", 19 } };
 static const struct resp_arg bat_args_382[] = { { "EXISTS", 6 }, { "k", 1 } };
-static const struct resp_arg bat_args_383[] = { { "PEXPIREAT", 9 }, { "k", 1 }, { "1795315161427", 13 } };
+static const struct resp_arg bat_args_383[] = { { "PEXPIREAT", 9 }, { "k", 1 }, { "1795315466850", 13 } };
 static const struct resp_arg bat_args_384[] = { { "TTL", 3 }, { "k", 1 } };
 static const struct resp_arg bat_args_385[] = { { "EXPIRE", 6 }, { "k", 1 }, { "-1", 2 } };
 static const struct resp_arg bat_args_386[] = { { "EXISTS", 6 }, { "k", 1 } };
@@ -391,7 +391,7 @@ static const struct resp_arg bat_args_387[] = { { "SET", 3 }, { "k", 1 }, { "v",
 static const struct resp_arg bat_args_388[] = { { "EXPIRE", 6 }, { "k", 1 }, { "0", 1 } };
 static const struct resp_arg bat_args_389[] = { { "EXISTS", 6 }, { "k", 1 } };
 static const struct resp_arg bat_args_390[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 } };
-static const struct resp_arg bat_args_391[] = { { "EXPIREAT", 8 }, { "k", 1 }, { "1795314961", 10 } };
+static const struct resp_arg bat_args_391[] = { { "EXPIREAT", 8 }, { "k", 1 }, { "1795315266", 10 } };
 static const struct resp_arg bat_args_392[] = { { "EXISTS", 6 }, { "k", 1 } };
 static const struct resp_arg bat_args_393[] = { { "SET", 3 }, { "k", 1 }, { "v", 1 } };
 static const struct resp_arg bat_args_394[] = { { "PEXPIREAT", 9 }, { "k", 1 }, { "0", 1 } };
@@ -408,7 +408,7 @@ static const struct resp_arg bat_args_404[] = { { "SET", 3 }, { "k", 1 }, { "v",
 static const struct resp_arg bat_args_405[] = { { "EXPIRE", 6 }, { "k", 1 }, { "1000", 4 } };
 static const struct resp_arg bat_args_406[] = { { "PEXPIRE", 7 }, { "k", 1 }, { "500000", 6 } };
 static const struct resp_arg bat_args_407[] = { { "TTL", 3 }, { "k", 1 } };
-static const struct resp_arg bat_args_408[] = { { "EXPIREAT", 8 }, { "k", 1 }, { "1795317061", 10 }, { "gt", 2 } };
+static const struct resp_arg bat_args_408[] = { { "EXPIREAT", 8 }, { "k", 1 }, { "1795317366", 10 }, { "gt", 2 } };
 static const struct resp_arg bat_args_409[] = { { "EXPIRE", 6 }, { "k", 1 }, { "10", 2 }, { "lt", 2 } };
 static const struct resp_arg bat_args_410[] = { { "TTL", 3 }, { "k", 1 } };
 static const struct resp_arg bat_args_411[] = { { "expire", 6 }, { "k", 1 }, { "20", 2 }, { "xx", 2 } };
@@ -514,7 +514,7 @@ static const struct resp_arg bat_args_510[] = { { "SCAN", 4 }, { "0x", 2 } };
 static const struct resp_arg bat_args_511[] = { { "SCAN", 4 }, { "18446744073709551616", 20 } };
 static const struct resp_arg bat_args_512[] = { { "SCAN", 4 }, { "0", 1 }, { "count", 5 }, { "100", 3 }, { "match", 5 }, { "*", 1 } };
 static const struct resp_arg bat_args_513[] = { { "DBSIZE", 6 } };
-static const struct resp_arg bat_args_514[] = { { "SET", 3 }, { "e", 1 }, { "v", 1 }, { "PXAT", 4 }, { "1795315061469", 13 } };
+static const struct resp_arg bat_args_514[] = { { "SET", 3 }, { "e", 1 }, { "v", 1 }, { "PXAT", 4 }, { "1795315366965", 13 } };
 static const struct resp_arg bat_args_515[] = { { "KEYS", 4 }, { "e", 1 } };
 static const struct resp_arg bat_args_516[] = { { "SCAN", 4 }, { "0", 1 }, { "MATCH", 5 }, { "e", 1 } };
 static const struct resp_arg bat_args_517[] = { { "FLUSHALL", 8 } };
@@ -526,1775 +526,10175 @@ static const struct resp_arg bat_args_522[] = { { "DBSIZE", 6 } };
 static const struct resp_arg bat_args_523[] = { { "FLUSHALL", 8 }, { "ASYNC", 5 } };
 static const struct resp_arg bat_args_524[] = { { "FLUSHALL", 8 }, { "sync", 4 } };
 static const struct resp_arg bat_args_525[] = { { "FLUSHALL", 8 }, { "foo", 3 } };
-static const struct resp_arg bat_args_526[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "ping", 4 } };
-static const struct resp_arg bat_args_527[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "echo", 4 } };
-static const struct resp_arg bat_args_528[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "hello", 5 } };
-static const struct resp_arg bat_args_529[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "quit", 4 } };
-static const struct resp_arg bat_args_530[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "select", 6 } };
-static const struct resp_arg bat_args_531[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "auth", 4 } };
-static const struct resp_arg bat_args_532[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "client", 6 } };
-static const struct resp_arg bat_args_533[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "command", 7 } };
-static const struct resp_arg bat_args_534[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "config", 6 } };
-static const struct resp_arg bat_args_535[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "info", 4 } };
-static const struct resp_arg bat_args_536[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "dbsize", 6 } };
-static const struct resp_arg bat_args_537[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "flushall", 8 } };
-static const struct resp_arg bat_args_538[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "flushdb", 7 } };
-static const struct resp_arg bat_args_539[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "get", 3 } };
-static const struct resp_arg bat_args_540[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "set", 3 } };
-static const struct resp_arg bat_args_541[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "setnx", 5 } };
-static const struct resp_arg bat_args_542[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "setex", 5 } };
-static const struct resp_arg bat_args_543[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "psetex", 6 } };
-static const struct resp_arg bat_args_544[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "getset", 6 } };
-static const struct resp_arg bat_args_545[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "getdel", 6 } };
-static const struct resp_arg bat_args_546[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "getex", 5 } };
-static const struct resp_arg bat_args_547[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "mget", 4 } };
-static const struct resp_arg bat_args_548[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "mset", 4 } };
-static const struct resp_arg bat_args_549[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "msetnx", 6 } };
-static const struct resp_arg bat_args_550[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "del", 3 } };
-static const struct resp_arg bat_args_551[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "unlink", 6 } };
-static const struct resp_arg bat_args_552[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "exists", 6 } };
-static const struct resp_arg bat_args_553[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "incr", 4 } };
-static const struct resp_arg bat_args_554[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "incrby", 6 } };
-static const struct resp_arg bat_args_555[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "decr", 4 } };
-static const struct resp_arg bat_args_556[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "decrby", 6 } };
-static const struct resp_arg bat_args_557[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "incrbyfloat", 11 } };
-static const struct resp_arg bat_args_558[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "append", 6 } };
-static const struct resp_arg bat_args_559[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "strlen", 6 } };
-static const struct resp_arg bat_args_560[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "getrange", 8 } };
-static const struct resp_arg bat_args_561[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "setrange", 8 } };
-static const struct resp_arg bat_args_562[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "expire", 6 } };
-static const struct resp_arg bat_args_563[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "pexpire", 7 } };
-static const struct resp_arg bat_args_564[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "expireat", 8 } };
-static const struct resp_arg bat_args_565[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "pexpireat", 9 } };
-static const struct resp_arg bat_args_566[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "ttl", 3 } };
-static const struct resp_arg bat_args_567[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "pttl", 4 } };
-static const struct resp_arg bat_args_568[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "persist", 7 } };
-static const struct resp_arg bat_args_569[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "type", 4 } };
-static const struct resp_arg bat_args_570[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "scan", 4 } };
-static const struct resp_arg bat_args_571[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "keys", 4 } };
-static const struct resp_arg bat_args_572[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "readonly", 8 } };
-static const struct resp_arg bat_args_573[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "readwrite", 9 } };
+static const struct resp_arg bat_args_526[] = { { "INCRBY", 6 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_527[] = { { "DEL", 3 }, { "n", 1 }, { "n", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_528[] = { { "APPEND", 6 }, { "c", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_529[] = { { "MSET", 4 }, { "b", 1 }, { "10.5", 4 }, { "b", 1 }, { "3.0", 3 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_530[] = { { "SETEX", 5 }, { "c", 1 }, { "0", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_531[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_532[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_533[] = { { "APPEND", 6 }, { "f", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_534[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_535[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_536[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1795324366991", 13 } };
+static const struct resp_arg bat_args_537[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_538[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_539[] = { { "SET", 3 }, { "a", 1 }, { " 2", 2 }, { "PX", 2 }, { "86400000", 8 }, { "KEEPTTL", 7 }, { "PX", 2 }, { "86400000", 8 } };
+static const struct resp_arg bat_args_540[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_541[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_542[] = { { "GETRANGE", 8 }, { "c", 1 }, { "1", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_543[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_544[] = { { "MSET", 4 }, { "f", 1 }, { "-0", 2 }, { "c", 1 }, { "0", 1 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_545[] = { { "SETEX", 5 }, { "n", 1 }, { "x", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_546[] = { { "EXISTS", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_547[] = { { "MGET", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_548[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_549[] = { { "APPEND", 6 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_550[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_551[] = { { "GETEX", 5 }, { "a", 1 }, { "PXAT", 4 }, { "1", 1 } };
+static const struct resp_arg bat_args_552[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_553[] = { { "DEL", 3 }, { "b", 1 }, { "b", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_554[] = { { "SETRANGE", 8 }, { "n", 1 }, { "-1", 2 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_555[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_556[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_557[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_558[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_559[] = { { "SETRANGE", 8 }, { "e", 1 }, { "3", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_560[] = { { "MSET", 4 }, { "a", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_561[] = { { "DEL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_562[] = { { "MSETNX", 6 }, { "b", 1 }, { "9223372036854775807", 19 }, { "n", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_563[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_564[] = { { "SETEX", 5 }, { "b", 1 }, { "500", 3 }, { "inf", 3 } };
+static const struct resp_arg bat_args_565[] = { { "SETRANGE", 8 }, { "e", 1 }, { "-1", 2 }, { "-0", 2 } };
+static const struct resp_arg bat_args_566[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_567[] = { { "SET", 3 }, { "a", 1 }, { "1e3", 3 }, { "XX", 2 } };
+static const struct resp_arg bat_args_568[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_569[] = { { "SET", 3 }, { "b", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_570[] = { { "APPEND", 6 }, { "b", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_571[] = { { "SETEX", 5 }, { "a", 1 }, { "x", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_572[] = { { "EXPIRE", 6 }, { "a", 1 }, { "1000", 4 } };
+static const struct resp_arg bat_args_573[] = { { "GETSET", 6 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_574[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_575[] = { { "MGET", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_576[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_577[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_578[] = { { "INCRBY", 6 }, { "b", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_579[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_580[] = { { "APPEND", 6 }, { "f", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_581[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_582[] = { { "MSET", 4 }, { "e", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_583[] = { { "MGET", 4 }, { "f", 1 }, { "c", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_584[] = { { "EXPIRE", 6 }, { "n", 1 }, { "500", 3 }, { "LT", 2 } };
+static const struct resp_arg bat_args_585[] = { { "SETRANGE", 8 }, { "f", 1 }, { "3", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_586[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_587[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_588[] = { { "GETEX", 5 }, { "f", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_589[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_590[] = { { "GETRANGE", 8 }, { "c", 1 }, { "-1", 2 }, { "7", 1 } };
+static const struct resp_arg bat_args_591[] = { { "SETNX", 5 }, { "n", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_592[] = { { "EXPIRE", 6 }, { "c", 1 }, { "abc", 3 }, { "XX", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_593[] = { { "EXISTS", 6 }, { "e", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_594[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_595[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_596[] = { { "MGET", 4 }, { "b", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_597[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_598[] = { { "PERSIST", 7 }, { "f", 1 } };
+static const struct resp_arg bat_args_599[] = { { "DECRBY", 6 }, { "a", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_600[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_601[] = { { "DECRBY", 6 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_602[] = { { "MGET", 4 }, { "a", 1 }, { "c", 1 }, { "e", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_603[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_604[] = { { "GETRANGE", 8 }, { "f", 1 }, { "0", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_605[] = { { "APPEND", 6 }, { "c", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_606[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_607[] = { { "MSET", 4 }, { "e", 1 }, { "1", 1 }, { "e", 1 }, { "-5", 2 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_608[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_609[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_610[] = { { "MSET", 4 }, { "e", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_611[] = { { "SET", 3 }, { "e", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_612[] = { { "MSET", 4 }, { "f", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_613[] = { { "MSET", 4 }, { "c", 1 }, { " 2", 2 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_614[] = { { "APPEND", 6 }, { "n", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_615[] = { { "GETSET", 6 }, { "a", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_616[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_617[] = { { "GETEX", 5 }, { "e", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_618[] = { { "SET", 3 }, { "a", 1 }, { "", 0 }, { "NX", 2 } };
+static const struct resp_arg bat_args_619[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_620[] = { { "EXPIRE", 6 }, { "e", 1 }, { "abc", 3 }, { "LT", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_621[] = { { "DECRBY", 6 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_622[] = { { "MGET", 4 }, { "n", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_623[] = { { "EXISTS", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_624[] = { { "GETEX", 5 }, { "c", 1 } };
+static const struct resp_arg bat_args_625[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_626[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_627[] = { { "DEL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_628[] = { { "SETRANGE", 8 }, { "c", 1 }, { "3", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_629[] = { { "GETRANGE", 8 }, { "b", 1 }, { "-3", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_630[] = { { "APPEND", 6 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_631[] = { { "GET", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_632[] = { { "MGET", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_633[] = { { "INCRBY", 6 }, { "c", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_634[] = { { "DECRBY", 6 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_635[] = { { "GETRANGE", 8 }, { "n", 1 }, { "1.5", 3 }, { "100", 3 } };
+static const struct resp_arg bat_args_636[] = { { "SETEX", 5 }, { "c", 1 }, { "0", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_637[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_638[] = { { "DECRBY", 6 }, { "a", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_639[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_640[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_641[] = { { "MGET", 4 }, { "e", 1 }, { "a", 1 }, { "a", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_642[] = { { "MSET", 4 }, { "b", 1 }, { "", 0 }, { "n", 1 }, { "", 0 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_643[] = { { "GETRANGE", 8 }, { "f", 1 }, { "-3", 2 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_644[] = { { "APPEND", 6 }, { "f", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_645[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_646[] = { { "DECRBY", 6 }, { "a", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_647[] = { { "MSETNX", 6 }, { "f", 1 }, { "3.0", 3 }, { "b", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_648[] = { { "MSET", 4 }, { "a", 1 }, { "1", 1 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_649[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_650[] = { { "SETNX", 5 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_651[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_652[] = { { "INCRBY", 6 }, { "c", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_653[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_654[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_655[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_656[] = { { "GETRANGE", 8 }, { "b", 1 }, { "1", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_657[] = { { "APPEND", 6 }, { "b", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_658[] = { { "INCRBY", 6 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_659[] = { { "DECRBY", 6 }, { "f", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_660[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_661[] = { { "APPEND", 6 }, { "n", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_662[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_663[] = { { "GETRANGE", 8 }, { "f", 1 }, { "7", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_664[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_665[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_666[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_667[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_668[] = { { "DEL", 3 }, { "b", 1 }, { "n", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_669[] = { { "EXISTS", 6 }, { "e", 1 }, { "n", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_670[] = { { "SETEX", 5 }, { "a", 1 }, { "100", 3 }, { "abc", 3 } };
+static const struct resp_arg bat_args_671[] = { { "GETEX", 5 }, { "a", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_672[] = { { "MGET", 4 }, { "e", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_673[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_674[] = { { "INCRBY", 6 }, { "f", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_675[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_676[] = { { "GETSET", 6 }, { "e", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_677[] = { { "SETEX", 5 }, { "f", 1 }, { "x", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_678[] = { { "SETNX", 5 }, { "b", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_679[] = { { "GETRANGE", 8 }, { "f", 1 }, { "abc", 3 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_680[] = { { "SETEX", 5 }, { "n", 1 }, { "500", 3 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_681[] = { { "SET", 3 }, { "e", 1 }, { "-5", 2 }, { "EX", 2 }, { "1000", 4 }, { "NX", 2 } };
+static const struct resp_arg bat_args_682[] = { { "MGET", 4 }, { "b", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_683[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_684[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_685[] = { { "APPEND", 6 }, { "n", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_686[] = { { "APPEND", 6 }, { "f", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_687[] = { { "GETSET", 6 }, { "e", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_688[] = { { "GETEX", 5 }, { "c", 1 }, { "PXAT", 4 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_689[] = { { "INCRBY", 6 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_690[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_691[] = { { "SETNX", 5 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_692[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_693[] = { { "EXPIRE", 6 }, { "b", 1 }, { "1000", 4 }, { "GT", 2 }, { "NX", 2 } };
+static const struct resp_arg bat_args_694[] = { { "INCRBY", 6 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_695[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_696[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_697[] = { { "EXPIRE", 6 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_698[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_699[] = { { "EXPIRE", 6 }, { "c", 1 }, { "-1", 2 }, { "NX", 2 } };
+static const struct resp_arg bat_args_700[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_701[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_702[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_703[] = { { "MSET", 4 }, { "c", 1 }, { "3.0", 3 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_704[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_705[] = { { "APPEND", 6 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_706[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_707[] = { { "SETRANGE", 8 }, { "f", 1 }, { "1", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_708[] = { { "GETSET", 6 }, { "e", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_709[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_710[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_711[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_712[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_713[] = { { "DECRBY", 6 }, { "f", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_714[] = { { "GETSET", 6 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_715[] = { { "GETSET", 6 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_716[] = { { "SETNX", 5 }, { "b", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_717[] = { { "SET", 3 }, { "n", 1 }, { "hello world", 11 }, { "XX", 2 }, { "NX", 2 }, { "KEEPTTL", 7 } };
+static const struct resp_arg bat_args_718[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_719[] = { { "EXPIRE", 6 }, { "b", 1 }, { "500", 3 } };
+static const struct resp_arg bat_args_720[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_721[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_722[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_723[] = { { "EXISTS", 6 }, { "e", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_724[] = { { "EXPIRE", 6 }, { "b", 1 }, { "500", 3 }, { "NX", 2 } };
+static const struct resp_arg bat_args_725[] = { { "APPEND", 6 }, { "c", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_726[] = { { "DEL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_727[] = { { "MSET", 4 }, { "c", 1 }, { "0", 1 }, { "c", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_728[] = { { "GETRANGE", 8 }, { "e", 1 }, { "100", 3 }, { "-1", 2 } };
+static const struct resp_arg bat_args_729[] = { { "SETRANGE", 8 }, { "a", 1 }, { "0", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_730[] = { { "SETRANGE", 8 }, { "c", 1 }, { "1", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_731[] = { { "GETEX", 5 }, { "b", 1 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_732[] = { { "MSETNX", 6 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_733[] = { { "DECRBY", 6 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_734[] = { { "GETEX", 5 }, { "f", 1 } };
+static const struct resp_arg bat_args_735[] = { { "GETEX", 5 }, { "n", 1 }, { "EX", 2 }, { "1000", 4 } };
+static const struct resp_arg bat_args_736[] = { { "SETRANGE", 8 }, { "n", 1 }, { "3", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_737[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_738[] = { { "MSETNX", 6 }, { "e", 1 }, { "9223372036854775807", 19 }, { "e", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_739[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_740[] = { { "DECRBY", 6 }, { "a", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_741[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_742[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_743[] = { { "EXISTS", 6 }, { "a", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_744[] = { { "SETEX", 5 }, { "a", 1 }, { "1000", 4 }, { "007", 3 } };
+static const struct resp_arg bat_args_745[] = { { "EXPIRE", 6 }, { "e", 1 }, { "abc", 3 }, { "LT", 2 } };
+static const struct resp_arg bat_args_746[] = { { "MGET", 4 }, { "n", 1 }, { "b", 1 }, { "b", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_747[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_748[] = { { "GETEX", 5 }, { "c", 1 } };
+static const struct resp_arg bat_args_749[] = { { "APPEND", 6 }, { "b", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_750[] = { { "SET", 3 }, { "e", 1 }, { "0", 1 }, { "EX", 2 }, { "100", 3 }, { "XX", 2 }, { "EX", 2 }, { "86400", 5 } };
+static const struct resp_arg bat_args_751[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795324366991", 13 } };
+static const struct resp_arg bat_args_752[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_753[] = { { "SET", 3 }, { "c", 1 }, { "hello world", 11 }, { "PX", 2 }, { "100000", 6 }, { "NX", 2 }, { "PX", 2 }, { "1000000", 7 } };
+static const struct resp_arg bat_args_754[] = { { "GETDEL", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_755[] = { { "MSETNX", 6 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_756[] = { { "EXISTS", 6 }, { "f", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_757[] = { { "SETRANGE", 8 }, { "f", 1 }, { "x", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_758[] = { { "GETRANGE", 8 }, { "a", 1 }, { "abc", 3 }, { "", 0 } };
+static const struct resp_arg bat_args_759[] = { { "GETRANGE", 8 }, { "n", 1 }, { "-3", 2 }, { "-3", 2 } };
+static const struct resp_arg bat_args_760[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_761[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_762[] = { { "TTL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_763[] = { { "INCRBY", 6 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_764[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_765[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_766[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_767[] = { { "APPEND", 6 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_768[] = { { "MSET", 4 }, { "n", 1 }, { " 2", 2 }, { "f", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_769[] = { { "APPEND", 6 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_770[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_771[] = { { "TYPE", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_772[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_773[] = { { "MSET", 4 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_774[] = { { "INCRBY", 6 }, { "a", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_775[] = { { "GETSET", 6 }, { "e", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_776[] = { { "GETSET", 6 }, { "e", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_777[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_778[] = { { "SET", 3 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_779[] = { { "EXPIRE", 6 }, { "a", 1 }, { "abc", 3 }, { "GT", 2 }, { "LT", 2 } };
+static const struct resp_arg bat_args_780[] = { { "MSETNX", 6 }, { "f", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_781[] = { { "MSET", 4 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_782[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_783[] = { { "INCRBY", 6 }, { "b", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_784[] = { { "DECRBY", 6 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_785[] = { { "DECRBY", 6 }, { "b", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_786[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_787[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_788[] = { { "GETEX", 5 }, { "b", 1 }, { "PXAT", 4 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_789[] = { { "DECRBY", 6 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_790[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_791[] = { { "SETEX", 5 }, { "b", 1 }, { "86400", 5 }, { "-0", 2 } };
+static const struct resp_arg bat_args_792[] = { { "TTL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_793[] = { { "INCRBY", 6 }, { "a", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_794[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795324366991", 13 } };
+static const struct resp_arg bat_args_795[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_796[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_797[] = { { "EXPIRE", 6 }, { "c", 1 }, { "abc", 3 }, { "GT", 2 }, { "XX", 2 } };
+static const struct resp_arg bat_args_798[] = { { "DECRBY", 6 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_799[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795324366991", 13 } };
+static const struct resp_arg bat_args_800[] = { { "SETRANGE", 8 }, { "n", 1 }, { "10", 2 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_801[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_802[] = { { "MSET", 4 }, { "c", 1 }, { "", 0 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_803[] = { { "MGET", 4 }, { "a", 1 }, { "c", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_804[] = { { "SET", 3 }, { "b", 1 }, { "1", 1 }, { "EX", 2 }, { "7", 1 }, { "XX", 2 }, { "PX", 2 }, { "1000000", 7 } };
+static const struct resp_arg bat_args_805[] = { { "DEL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_806[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_807[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_808[] = { { "MSET", 4 }, { "c", 1 }, { "abc", 3 }, { "b", 1 }, { "10.5", 4 }, { "e", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_809[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_810[] = { { "EXISTS", 6 }, { "n", 1 }, { "c", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_811[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_812[] = { { "MSETNX", 6 }, { "c", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_813[] = { { "GETSET", 6 }, { "a", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_814[] = { { "APPEND", 6 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_815[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_816[] = { { "APPEND", 6 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_817[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_818[] = { { "GETSET", 6 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_819[] = { { "SETNX", 5 }, { "b", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_820[] = { { "MSET", 4 }, { "f", 1 }, { "1", 1 }, { "n", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_821[] = { { "SETNX", 5 }, { "n", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_822[] = { { "MGET", 4 }, { "n", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_823[] = { { "GETEX", 5 }, { "c", 1 } };
+static const struct resp_arg bat_args_824[] = { { "GETRANGE", 8 }, { "c", 1 }, { "-9223372036854775808", 20 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_825[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_826[] = { { "EXPIRE", 6 }, { "n", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_827[] = { { "SET", 3 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_828[] = { { "MGET", 4 }, { "b", 1 }, { "b", 1 }, { "c", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_829[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_830[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_831[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_832[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_833[] = { { "INCRBY", 6 }, { "e", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_834[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_835[] = { { "SETRANGE", 8 }, { "c", 1 }, { "1", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_836[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_837[] = { { "GETRANGE", 8 }, { "e", 1 }, { "-3", 2 }, { "7", 1 } };
+static const struct resp_arg bat_args_838[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_839[] = { { "GETSET", 6 }, { "f", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_840[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_841[] = { { "MSETNX", 6 }, { "e", 1 }, { "0", 1 }, { "c", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_842[] = { { "MGET", 4 }, { "a", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_843[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_844[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_845[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795324366991", 13 } };
+static const struct resp_arg bat_args_846[] = { { "GETEX", 5 }, { "b", 1 }, { "PXAT", 4 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_847[] = { { "SETRANGE", 8 }, { "e", 1 }, { "1", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_848[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_849[] = { { "MSETNX", 6 }, { "c", 1 }, { "-0", 2 }, { "f", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_850[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_851[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_852[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_853[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_854[] = { { "MSETNX", 6 }, { "e", 1 }, { "-5", 2 }, { "e", 1 }, { "0", 1 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_855[] = { { "GETRANGE", 8 }, { "c", 1 }, { "1", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_856[] = { { "GETEX", 5 }, { "f", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_857[] = { { "SETEX", 5 }, { "c", 1 }, { "86400", 5 }, { "abc", 3 } };
+static const struct resp_arg bat_args_858[] = { { "GET", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_859[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_860[] = { { "MSETNX", 6 }, { "n", 1 }, { "1e3", 3 }, { "e", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_861[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_862[] = { { "DEL", 3 }, { "e", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_863[] = { { "EXISTS", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_864[] = { { "SETRANGE", 8 }, { "f", 1 }, { "0", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_865[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_866[] = { { "APPEND", 6 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_867[] = { { "SET", 3 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_868[] = { { "MSETNX", 6 }, { "c", 1 }, { "1", 1 }, { "a", 1 }, { "9223372036854775807", 19 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_869[] = { { "GETEX", 5 }, { "b", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_870[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_871[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_872[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_873[] = { { "DECRBY", 6 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_874[] = { { "GETRANGE", 8 }, { "e", 1 }, { "", 0 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_875[] = { { "SETNX", 5 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_876[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_877[] = { { "INCRBY", 6 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_878[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_879[] = { { "EXPIRE", 6 }, { "e", 1 }, { "500", 3 }, { "XX", 2 } };
+static const struct resp_arg bat_args_880[] = { { "MGET", 4 }, { "a", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_881[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_882[] = { { "GETRANGE", 8 }, { "b", 1 }, { "1", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_883[] = { { "EXPIRE", 6 }, { "a", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_884[] = { { "EXPIRE", 6 }, { "f", 1 }, { "-1", 2 }, { "LT", 2 } };
+static const struct resp_arg bat_args_885[] = { { "SET", 3 }, { "e", 1 }, { "", 0 }, { "GET", 3 }, { "GET", 3 }, { "PXAT", 4 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_886[] = { { "SET", 3 }, { "c", 1 }, { "007", 3 }, { "EX", 2 }, { "86400", 5 }, { "PXAT", 4 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_887[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_888[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_889[] = { { "DEL", 3 }, { "a", 1 }, { "c", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_890[] = { { "PERSIST", 7 }, { "f", 1 } };
+static const struct resp_arg bat_args_891[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_892[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_893[] = { { "SETNX", 5 }, { "f", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_894[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_895[] = { { "DEL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_896[] = { { "SETRANGE", 8 }, { "c", 1 }, { "1", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_897[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_898[] = { { "GETRANGE", 8 }, { "e", 1 }, { "100", 3 }, { "-1", 2 } };
+static const struct resp_arg bat_args_899[] = { { "GETEX", 5 }, { "c", 1 }, { "EX", 2 }, { "0", 1 } };
+static const struct resp_arg bat_args_900[] = { { "GETEX", 5 }, { "c", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_901[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_902[] = { { "SETEX", 5 }, { "n", 1 }, { "86400", 5 }, { "", 0 } };
+static const struct resp_arg bat_args_903[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_904[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_905[] = { { "TYPE", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_906[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_907[] = { { "SETNX", 5 }, { "c", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_908[] = { { "EXPIRE", 6 }, { "b", 1 }, { "abc", 3 }, { "GT", 2 } };
+static const struct resp_arg bat_args_909[] = { { "MGET", 4 }, { "a", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_910[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_911[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_912[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_913[] = { { "EXISTS", 6 }, { "a", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_914[] = { { "SETNX", 5 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_915[] = { { "DEL", 3 }, { "f", 1 }, { "f", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_916[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_917[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_918[] = { { "SETEX", 5 }, { "b", 1 }, { "x", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_919[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_920[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_921[] = { { "DECRBY", 6 }, { "e", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_922[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_923[] = { { "MGET", 4 }, { "e", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_924[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_925[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_926[] = { { "MSETNX", 6 }, { "b", 1 }, { "10.5", 4 }, { "b", 1 }, { "3.0", 3 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_927[] = { { "SETRANGE", 8 }, { "n", 1 }, { "1", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_928[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_929[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_930[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_931[] = { { "MGET", 4 }, { "a", 1 }, { "n", 1 }, { "e", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_932[] = { { "DEL", 3 }, { "n", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_933[] = { { "EXPIRE", 6 }, { "c", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_934[] = { { "APPEND", 6 }, { "a", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_935[] = { { "DEL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_936[] = { { "INCRBY", 6 }, { "n", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_937[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_938[] = { { "SETRANGE", 8 }, { "n", 1 }, { "3", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_939[] = { { "SETRANGE", 8 }, { "b", 1 }, { "-1", 2 }, { " 2", 2 } };
+static const struct resp_arg bat_args_940[] = { { "DEL", 3 }, { "a", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_941[] = { { "APPEND", 6 }, { "f", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_942[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_943[] = { { "SETRANGE", 8 }, { "c", 1 }, { "3", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_944[] = { { "GETSET", 6 }, { "b", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_945[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_946[] = { { "GETRANGE", 8 }, { "n", 1 }, { "0", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_947[] = { { "SET", 3 }, { "c", 1 }, { "hello world", 11 }, { "GET", 3 } };
+static const struct resp_arg bat_args_948[] = { { "INCRBY", 6 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_949[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_950[] = { { "GETEX", 5 }, { "b", 1 } };
+static const struct resp_arg bat_args_951[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_952[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_953[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_954[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_955[] = { { "INCRBY", 6 }, { "b", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_956[] = { { "SETEX", 5 }, { "f", 1 }, { "100", 3 }, { "007", 3 } };
+static const struct resp_arg bat_args_957[] = { { "MGET", 4 }, { "b", 1 }, { "c", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_958[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_959[] = { { "DEL", 3 }, { "f", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_960[] = { { "GETEX", 5 }, { "n", 1 }, { "EX", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_961[] = { { "MGET", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_962[] = { { "GETSET", 6 }, { "b", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_963[] = { { "SETEX", 5 }, { "n", 1 }, { "0", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_964[] = { { "MGET", 4 }, { "e", 1 }, { "b", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_965[] = { { "SETNX", 5 }, { "f", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_966[] = { { "GETRANGE", 8 }, { "a", 1 }, { "9223372036854775807", 19 }, { "100", 3 } };
+static const struct resp_arg bat_args_967[] = { { "SET", 3 }, { "a", 1 }, { "1", 1 }, { "PX", 2 }, { "86400000", 8 }, { "GET", 3 }, { "KEEPTTL", 7 } };
+static const struct resp_arg bat_args_968[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_969[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795324366991", 13 } };
+static const struct resp_arg bat_args_970[] = { { "SETEX", 5 }, { "n", 1 }, { "x", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_971[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_972[] = { { "GETSET", 6 }, { "n", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_973[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_974[] = { { "EXPIRE", 6 }, { "c", 1 }, { "abc", 3 }, { "LT", 2 } };
+static const struct resp_arg bat_args_975[] = { { "MGET", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_976[] = { { "SETEX", 5 }, { "c", 1 }, { "0", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_977[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_978[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_979[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_980[] = { { "MGET", 4 }, { "f", 1 }, { "e", 1 }, { "e", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_981[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_982[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_983[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_984[] = { { "INCRBY", 6 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_985[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_986[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_987[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_988[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_989[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_990[] = { { "SETEX", 5 }, { "c", 1 }, { "100", 3 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_991[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_992[] = { { "GETRANGE", 8 }, { "e", 1 }, { "-1", 2 }, { "-1", 2 } };
+static const struct resp_arg bat_args_993[] = { { "MGET", 4 }, { "e", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_994[] = { { "MSETNX", 6 }, { "c", 1 }, { "", 0 }, { "n", 1 }, { "1e3", 3 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_995[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_996[] = { { "MSETNX", 6 }, { "c", 1 }, { "9223372036854775807", 19 }, { "b", 1 }, { "abc", 3 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_997[] = { { "MGET", 4 }, { "n", 1 }, { "c", 1 }, { "f", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_998[] = { { "INCRBY", 6 }, { "f", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_999[] = { { "MGET", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1000[] = { { "INCRBY", 6 }, { "e", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1001[] = { { "GETEX", 5 }, { "a", 1 } };
+static const struct resp_arg bat_args_1002[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1003[] = { { "SETNX", 5 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1004[] = { { "EXPIRE", 6 }, { "b", 1 }, { "abc", 3 }, { "NX", 2 } };
+static const struct resp_arg bat_args_1005[] = { { "DECRBY", 6 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1006[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1007[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1008[] = { { "GETEX", 5 }, { "c", 1 } };
+static const struct resp_arg bat_args_1009[] = { { "GETEX", 5 }, { "n", 1 }, { "PXAT", 4 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_1010[] = { { "MSETNX", 6 }, { "n", 1 }, { "abc", 3 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1011[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_1012[] = { { "DEL", 3 }, { "f", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1013[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-9223372036854775808", 20 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1014[] = { { "SETNX", 5 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1015[] = { { "DEL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1016[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1017[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1018[] = { { "GETEX", 5 }, { "e", 1 }, { "PXAT", 4 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_1019[] = { { "DECRBY", 6 }, { "a", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1020[] = { { "EXPIRE", 6 }, { "n", 1 }, { "500", 3 }, { "LT", 2 } };
+static const struct resp_arg bat_args_1021[] = { { "DECRBY", 6 }, { "b", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1022[] = { { "EXISTS", 6 }, { "a", 1 }, { "c", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1023[] = { { "GETEX", 5 }, { "e", 1 }, { "EX", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_1024[] = { { "SETNX", 5 }, { "a", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1025[] = { { "DEL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1026[] = { { "SETRANGE", 8 }, { "c", 1 }, { "3", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1027[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795324366991", 13 } };
+static const struct resp_arg bat_args_1028[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1029[] = { { "DECRBY", 6 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1030[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1031[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1032[] = { { "GETEX", 5 }, { "a", 1 }, { "PXAT", 4 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_1033[] = { { "SETRANGE", 8 }, { "n", 1 }, { "10", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1034[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1035[] = { { "SETNX", 5 }, { "n", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1036[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1037[] = { { "GETEX", 5 }, { "b", 1 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_1038[] = { { "SET", 3 }, { "f", 1 }, { "-5", 2 }, { "XX", 2 }, { "PX", 2 }, { "1000000", 7 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_1039[] = { { "MSETNX", 6 }, { "c", 1 }, { "hello world", 11 }, { "n", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1040[] = { { "EXISTS", 6 }, { "n", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1041[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_1042[] = { { "GETEX", 5 }, { "a", 1 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_1043[] = { { "EXPIRE", 6 }, { "e", 1 }, { "-1", 2 }, { "XX", 2 }, { "LT", 2 } };
+static const struct resp_arg bat_args_1044[] = { { "GETSET", 6 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1045[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1046[] = { { "TYPE", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1047[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1048[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_1049[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1050[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1051[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_1052[] = { { "SETEX", 5 }, { "b", 1 }, { "x", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1053[] = { { "GETSET", 6 }, { "f", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1054[] = { { "SET", 3 }, { "e", 1 }, { "inf", 3 }, { "PXAT", 4 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_1055[] = { { "DEL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1056[] = { { "GETEX", 5 }, { "n", 1 } };
+static const struct resp_arg bat_args_1057[] = { { "INCRBY", 6 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1058[] = { { "SETRANGE", 8 }, { "n", 1 }, { "3", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1059[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1060[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1061[] = { { "EXPIRE", 6 }, { "a", 1 }, { "abc", 3 }, { "LT", 2 } };
+static const struct resp_arg bat_args_1062[] = { { "APPEND", 6 }, { "c", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1063[] = { { "MSETNX", 6 }, { "c", 1 }, { "-5", 2 }, { "c", 1 }, { "inf", 3 }, { "f", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1064[] = { { "GETEX", 5 }, { "n", 1 }, { "PXAT", 4 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_1065[] = { { "SETRANGE", 8 }, { "n", 1 }, { "-1", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1066[] = { { "DEL", 3 }, { "b", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1067[] = { { "EXISTS", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1068[] = { { "SETEX", 5 }, { "a", 1 }, { "x", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1069[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1070[] = { { "GETEX", 5 }, { "f", 1 }, { "PXAT", 4 }, { "1795315365991", 13 } };
+static const struct resp_arg bat_args_1071[] = { { "GETRANGE", 8 }, { "e", 1 }, { "-9223372036854775808", 20 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1072[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1073[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1074[] = { { "GETRANGE", 8 }, { "c", 1 }, { "100", 3 }, { "1", 1 } };
+static const struct resp_arg bat_args_1075[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_1076[] = { { "MSETNX", 6 }, { "n", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1077[] = { { "EXISTS", 6 }, { "b", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1078[] = { { "APPEND", 6 }, { "c", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1079[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1080[] = { { "GETSET", 6 }, { "c", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1081[] = { { "DECRBY", 6 }, { "b", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1082[] = { { "INCRBY", 6 }, { "b", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1083[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1084[] = { { "SETNX", 5 }, { "n", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1085[] = { { "SETEX", 5 }, { "c", 1 }, { "0", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1086[] = { { "GETEX", 5 }, { "a", 1 }, { "PXAT", 4 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_1087[] = { { "MSETNX", 6 }, { "e", 1 }, { "9223372036854775807", 19 }, { "e", 1 }, { "9223372036854775807", 19 }, { "n", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1088[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1089[] = { { "SETNX", 5 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1090[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1091[] = { { "EXISTS", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1092[] = { { "GETEX", 5 }, { "c", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_1093[] = { { "APPEND", 6 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1094[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_1095[] = { { "INCRBY", 6 }, { "n", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1096[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1097[] = { { "MSETNX", 6 }, { "n", 1 }, { "007", 3 }, { "c", 1 }, { "0", 1 }, { "b", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1098[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1099[] = { { "SET", 3 }, { "a", 1 }, { "0", 1 }, { "NX", 2 }, { "PX", 2 }, { "100000", 6 } };
+static const struct resp_arg bat_args_1100[] = { { "MGET", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1101[] = { { "SETEX", 5 }, { "e", 1 }, { "1000", 4 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1102[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1103[] = { { "INCRBY", 6 }, { "f", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1104[] = { { "GETEX", 5 }, { "a", 1 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_1105[] = { { "SET", 3 }, { "f", 1 }, { "-0", 2 }, { "PXAT", 4 }, { "1795315365991", 13 }, { "KEEPTTL", 7 }, { "NX", 2 } };
+static const struct resp_arg bat_args_1106[] = { { "SETRANGE", 8 }, { "c", 1 }, { "x", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1107[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1108[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1109[] = { { "EXPIRE", 6 }, { "f", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1110[] = { { "TTL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1111[] = { { "DEL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1112[] = { { "GETEX", 5 }, { "f", 1 }, { "EX", 2 }, { "7", 1 } };
+static const struct resp_arg bat_args_1113[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1114[] = { { "MSET", 4 }, { "f", 1 }, { "007", 3 }, { "a", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1115[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1116[] = { { "APPEND", 6 }, { "a", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1117[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1118[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1119[] = { { "GETEX", 5 }, { "n", 1 }, { "EX", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1120[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1121[] = { { "MSETNX", 6 }, { "b", 1 }, { "9223372036854775807", 19 }, { "n", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1122[] = { { "DECRBY", 6 }, { "a", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1123[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1124[] = { { "GETRANGE", 8 }, { "n", 1 }, { "1.5", 3 }, { "7", 1 } };
+static const struct resp_arg bat_args_1125[] = { { "DECRBY", 6 }, { "b", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1126[] = { { "APPEND", 6 }, { "n", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1127[] = { { "MSETNX", 6 }, { "c", 1 }, { "9223372036854775807", 19 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1128[] = { { "EXPIRE", 6 }, { "b", 1 }, { "100", 3 }, { "NX", 2 } };
+static const struct resp_arg bat_args_1129[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1130[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1131[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1132[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1133[] = { { "MSET", 4 }, { "n", 1 }, { "abc", 3 }, { "b", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1134[] = { { "GET", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1135[] = { { "SETNX", 5 }, { "e", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1136[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1137[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1138[] = { { "MGET", 4 }, { "b", 1 }, { "e", 1 }, { "e", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1139[] = { { "APPEND", 6 }, { "e", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1140[] = { { "MSET", 4 }, { "n", 1 }, { "", 0 }, { "b", 1 }, { "0", 1 }, { "f", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1141[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1142[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1143[] = { { "SET", 3 }, { "a", 1 }, { "", 0 }, { "KEEPTTL", 7 } };
+static const struct resp_arg bat_args_1144[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_1145[] = { { "GETDEL", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_1146[] = { { "DECRBY", 6 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1147[] = { { "EXISTS", 6 }, { "c", 1 }, { "n", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1148[] = { { "MSET", 4 }, { "c", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1149[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1150[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1151[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1152[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1153[] = { { "MSETNX", 6 }, { "b", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1154[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1155[] = { { "MSET", 4 }, { "e", 1 }, { "", 0 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1156[] = { { "MSET", 4 }, { "n", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1157[] = { { "SETRANGE", 8 }, { "n", 1 }, { "-1", 2 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1158[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1159[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1160[] = { { "APPEND", 6 }, { "c", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1161[] = { { "GETRANGE", 8 }, { "f", 1 }, { "1", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1162[] = { { "EXPIRE", 6 }, { "e", 1 }, { "86400", 5 } };
+static const struct resp_arg bat_args_1163[] = { { "DECRBY", 6 }, { "f", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1164[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1165[] = { { "SET", 3 }, { "b", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1166[] = { { "SETRANGE", 8 }, { "f", 1 }, { "3", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1167[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1168[] = { { "SETRANGE", 8 }, { "n", 1 }, { "3", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1169[] = { { "MSETNX", 6 }, { "n", 1 }, { " 2", 2 }, { "f", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1170[] = { { "MSETNX", 6 }, { "c", 1 }, { "1", 1 }, { "a", 1 }, { "-5", 2 }, { "c", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1171[] = { { "SETRANGE", 8 }, { "f", 1 }, { "10", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1172[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1173[] = { { "DECRBY", 6 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1174[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1175[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1176[] = { { "EXPIRE", 6 }, { "e", 1 }, { "500", 3 } };
+static const struct resp_arg bat_args_1177[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1178[] = { { "DECRBY", 6 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1179[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1795324366991", 13 } };
+static const struct resp_arg bat_args_1180[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1181[] = { { "EXISTS", 6 }, { "f", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1182[] = { { "MSET", 4 }, { "f", 1 }, { "007", 3 }, { "a", 1 }, { "9223372036854775807", 19 }, { "f", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1183[] = { { "SET", 3 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1184[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_1185[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1186[] = { { "EXPIRE", 6 }, { "f", 1 }, { "86400", 5 }, { "NX", 2 } };
+static const struct resp_arg bat_args_1187[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1188[] = { { "SETRANGE", 8 }, { "b", 1 }, { "10", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_1189[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1190[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1191[] = { { "GETRANGE", 8 }, { "e", 1 }, { "7", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1192[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1193[] = { { "MSETNX", 6 }, { "b", 1 }, { "-0", 2 }, { "e", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1194[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1195[] = { { "DEL", 3 }, { "c", 1 }, { "f", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1196[] = { { "MSET", 4 }, { "c", 1 }, { "-5", 2 }, { "c", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1197[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_1198[] = { { "GETSET", 6 }, { "e", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1199[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1200[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1201[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1202[] = { { "EXPIRE", 6 }, { "a", 1 }, { "1000", 4 } };
+static const struct resp_arg bat_args_1203[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1204[] = { { "MSET", 4 }, { "f", 1 }, { "9223372036854775807", 19 }, { "n", 1 }, { "1", 1 }, { "n", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1205[] = { { "GETRANGE", 8 }, { "n", 1 }, { "1", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1206[] = { { "SETRANGE", 8 }, { "n", 1 }, { "3", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1207[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1208[] = { { "DECRBY", 6 }, { "e", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1209[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1210[] = { { "SET", 3 }, { "e", 1 }, { "inf", 3 }, { "EX", 2 }, { "100", 3 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1211[] = { { "DEL", 3 }, { "a", 1 }, { "n", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1212[] = { { "DEL", 3 }, { "b", 1 }, { "c", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1213[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1214[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1215[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1216[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1217[] = { { "MSETNX", 6 }, { "n", 1 }, { "hello world", 11 }, { "a", 1 }, { "abc", 3 }, { "a", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1218[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1219[] = { { "GETEX", 5 }, { "n", 1 }, { "PXAT", 4 }, { "1795315366990", 13 } };
+static const struct resp_arg bat_args_1220[] = { { "GETDEL", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_1221[] = { { "MSETNX", 6 }, { "c", 1 }, { "10.5", 4 }, { "n", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1222[] = { { "APPEND", 6 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1223[] = { { "MGET", 4 }, { "b", 1 }, { "b", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1224[] = { { "MSETNX", 6 }, { "b", 1 }, { "-5", 2 }, { "f", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1225[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-1", 2 }, { "7", 1 } };
+static const struct resp_arg bat_args_1226[] = { { "GETEX", 5 }, { "f", 1 }, { "PXAT", 4 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1227[] = { { "SETNX", 5 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1228[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795315366196", 13 } };
+static const struct resp_arg bat_args_1229[] = { { "APPEND", 6 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1230[] = { { "INCRBY", 6 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1231[] = { { "SETNX", 5 }, { "a", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1232[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1233[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1234[] = { { "SET", 3 }, { "a", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1235[] = { { "INCRBY", 6 }, { "e", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1236[] = { { "DECRBY", 6 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1237[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1238[] = { { "SETNX", 5 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1239[] = { { "GETRANGE", 8 }, { "b", 1 }, { "100", 3 }, { "7", 1 } };
+static const struct resp_arg bat_args_1240[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_1241[] = { { "SETNX", 5 }, { "n", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1242[] = { { "SET", 3 }, { "n", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1243[] = { { "MGET", 4 }, { "a", 1 }, { "e", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1244[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1245[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1246[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1247[] = { { "MSET", 4 }, { "c", 1 }, { "-0", 2 }, { "n", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1248[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1249[] = { { "SETRANGE", 8 }, { "a", 1 }, { "10", 2 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1250[] = { { "TYPE", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1251[] = { { "DECRBY", 6 }, { "e", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1252[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1253[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1254[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1255[] = { { "GETSET", 6 }, { "n", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1256[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1257[] = { { "SETNX", 5 }, { "b", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1258[] = { { "INCRBY", 6 }, { "c", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1259[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1260[] = { { "APPEND", 6 }, { "a", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1261[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1262[] = { { "SETRANGE", 8 }, { "f", 1 }, { "10", 2 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1263[] = { { "MGET", 4 }, { "f", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1264[] = { { "SET", 3 }, { "b", 1 }, { "007", 3 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_1265[] = { { "DEL", 3 }, { "f", 1 }, { "f", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1266[] = { { "SET", 3 }, { "n", 1 }, { "3.0", 3 }, { "PX", 2 }, { "86400000", 8 } };
+static const struct resp_arg bat_args_1267[] = { { "SETRANGE", 8 }, { "f", 1 }, { "1", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1268[] = { { "DECRBY", 6 }, { "n", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1269[] = { { "DECRBY", 6 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1270[] = { { "GETRANGE", 8 }, { "f", 1 }, { "-9223372036854775808", 20 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1271[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1272[] = { { "EXPIRE", 6 }, { "a", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1273[] = { { "GETRANGE", 8 }, { "f", 1 }, { "-1", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1274[] = { { "SETEX", 5 }, { "f", 1 }, { "1000", 4 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1275[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_1276[] = { { "GETSET", 6 }, { "a", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1277[] = { { "SET", 3 }, { "c", 1 }, { "abc", 3 }, { "XX", 2 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1278[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1279[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795324367196", 13 } };
+static const struct resp_arg bat_args_1280[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1281[] = { { "APPEND", 6 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1282[] = { { "SET", 3 }, { "c", 1 }, { "hello world", 11 }, { "EX", 2 }, { "86400", 5 }, { "NX", 2 } };
+static const struct resp_arg bat_args_1283[] = { { "INCRBY", 6 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1284[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1285[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1286[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_1287[] = { { "GETRANGE", 8 }, { "b", 1 }, { "", 0 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1288[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1289[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795324367196", 13 } };
+static const struct resp_arg bat_args_1290[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_1291[] = { { "DECRBY", 6 }, { "a", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1292[] = { { "GETEX", 5 }, { "b", 1 } };
+static const struct resp_arg bat_args_1293[] = { { "EXISTS", 6 }, { "e", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1294[] = { { "DECRBY", 6 }, { "f", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1295[] = { { "GETEX", 5 }, { "a", 1 }, { "EX", 2 }, { "7", 1 } };
+static const struct resp_arg bat_args_1296[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1297[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1298[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1299[] = { { "INCRBY", 6 }, { "b", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1300[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1301[] = { { "SETRANGE", 8 }, { "e", 1 }, { "10", 2 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1302[] = { { "MSET", 4 }, { "a", 1 }, { "1e3", 3 }, { "n", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1303[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1304[] = { { "SET", 3 }, { "c", 1 }, { "-0", 2 }, { "PX", 2 }, { "100000", 6 }, { "EX", 2 }, { "500", 3 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_1305[] = { { "SETNX", 5 }, { "f", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1306[] = { { "GETSET", 6 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1307[] = { { "GETSET", 6 }, { "b", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1308[] = { { "MGET", 4 }, { "c", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1309[] = { { "EXPIRE", 6 }, { "f", 1 }, { "-1", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_1310[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1311[] = { { "MSETNX", 6 }, { "e", 1 }, { "0", 1 }, { "b", 1 }, { "-0", 2 }, { "f", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1312[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1313[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1314[] = { { "GETSET", 6 }, { "n", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1315[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1316[] = { { "EXPIRE", 6 }, { "f", 1 }, { "86400", 5 }, { "XX", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_1317[] = { { "GETSET", 6 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1318[] = { { "EXISTS", 6 }, { "f", 1 }, { "a", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1319[] = { { "DEL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1320[] = { { "EXISTS", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_1321[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_1322[] = { { "GETSET", 6 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1323[] = { { "SETEX", 5 }, { "a", 1 }, { "500", 3 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1324[] = { { "SETRANGE", 8 }, { "n", 1 }, { "1", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1325[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1326[] = { { "MSETNX", 6 }, { "e", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1327[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1328[] = { { "INCRBY", 6 }, { "f", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1329[] = { { "GETRANGE", 8 }, { "c", 1 }, { "1.5", 3 }, { "100", 3 } };
+static const struct resp_arg bat_args_1330[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1331[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1795315366196", 13 } };
+static const struct resp_arg bat_args_1332[] = { { "SET", 3 }, { "c", 1 }, { " 2", 2 }, { "XX", 2 }, { "XX", 2 } };
+static const struct resp_arg bat_args_1333[] = { { "DEL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1334[] = { { "SETNX", 5 }, { "f", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1335[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1336[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1337[] = { { "DEL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1338[] = { { "MSET", 4 }, { "b", 1 }, { "abc", 3 }, { "c", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1339[] = { { "DEL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1340[] = { { "GETSET", 6 }, { "e", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1341[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1795324367196", 13 } };
+static const struct resp_arg bat_args_1342[] = { { "EXISTS", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1343[] = { { "MGET", 4 }, { "f", 1 }, { "c", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1344[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1345[] = { { "GETRANGE", 8 }, { "f", 1 }, { "-9223372036854775808", 20 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1346[] = { { "GETSET", 6 }, { "b", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1347[] = { { "SET", 3 }, { "b", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1348[] = { { "DEL", 3 }, { "a", 1 }, { "e", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1349[] = { { "SET", 3 }, { "e", 1 }, { "", 0 }, { "XX", 2 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1350[] = { { "MGET", 4 }, { "b", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1351[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1352[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_1353[] = { { "EXISTS", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1354[] = { { "GETEX", 5 }, { "f", 1 }, { "EX", 2 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1355[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1356[] = { { "MSET", 4 }, { "c", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1357[] = { { "GETRANGE", 8 }, { "b", 1 }, { "0", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1358[] = { { "MSETNX", 6 }, { "a", 1 }, { "1e3", 3 }, { "n", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1359[] = { { "DECRBY", 6 }, { "f", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1360[] = { { "GETRANGE", 8 }, { "n", 1 }, { "9223372036854775807", 19 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1361[] = { { "SET", 3 }, { "n", 1 }, { "inf", 3 }, { "PXAT", 4 }, { "1795315367195", 13 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1362[] = { { "SETRANGE", 8 }, { "b", 1 }, { "1", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1363[] = { { "DEL", 3 }, { "f", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1364[] = { { "MGET", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1365[] = { { "APPEND", 6 }, { "a", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1366[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1367[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1368[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1369[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1370[] = { { "MSETNX", 6 }, { "n", 1 }, { "1e3", 3 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1371[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1372[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1373[] = { { "EXPIRE", 6 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1374[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1375[] = { { "SETNX", 5 }, { "f", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1376[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1377[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1378[] = { { "EXISTS", 6 }, { "e", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1379[] = { { "GETRANGE", 8 }, { "c", 1 }, { "-1", 2 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1380[] = { { "EXPIRE", 6 }, { "a", 1 }, { "abc", 3 }, { "LT", 2 }, { "NX", 2 } };
+static const struct resp_arg bat_args_1381[] = { { "GETEX", 5 }, { "c", 1 } };
+static const struct resp_arg bat_args_1382[] = { { "APPEND", 6 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1383[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1384[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1385[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1386[] = { { "GETRANGE", 8 }, { "e", 1 }, { "0", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1387[] = { { "GETSET", 6 }, { "c", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1388[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1389[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1390[] = { { "GETEX", 5 }, { "f", 1 }, { "PXAT", 4 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1391[] = { { "SETEX", 5 }, { "n", 1 }, { "86400", 5 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1392[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1393[] = { { "APPEND", 6 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1394[] = { { "DECRBY", 6 }, { "f", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1395[] = { { "DECRBY", 6 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1396[] = { { "EXISTS", 6 }, { "b", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1397[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1398[] = { { "SET", 3 }, { "b", 1 }, { "007", 3 }, { "KEEPTTL", 7 }, { "GET", 3 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_1399[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_1400[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1401[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1402[] = { { "SETRANGE", 8 }, { "n", 1 }, { "1", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1403[] = { { "SETEX", 5 }, { "a", 1 }, { "100", 3 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1404[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1405[] = { { "GETRANGE", 8 }, { "c", 1 }, { "", 0 }, { "", 0 } };
+static const struct resp_arg bat_args_1406[] = { { "GETEX", 5 }, { "a", 1 }, { "PXAT", 4 }, { "1", 1 } };
+static const struct resp_arg bat_args_1407[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1408[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1409[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1410[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1411[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1412[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1413[] = { { "GETRANGE", 8 }, { "n", 1 }, { "100", 3 }, { "", 0 } };
+static const struct resp_arg bat_args_1414[] = { { "SETRANGE", 8 }, { "n", 1 }, { "0", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1415[] = { { "INCRBY", 6 }, { "n", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1416[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-3", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_1417[] = { { "EXPIRE", 6 }, { "e", 1 }, { "-1", 2 }, { "LT", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_1418[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1419[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1420[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1421[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1422[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1423[] = { { "SET", 3 }, { "e", 1 }, { "hello world", 11 }, { "XX", 2 }, { "EX", 2 }, { "86400", 5 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1424[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1425[] = { { "SETNX", 5 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1426[] = { { "SETNX", 5 }, { "f", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1427[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1428[] = { { "SETEX", 5 }, { "e", 1 }, { "x", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1429[] = { { "EXISTS", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1430[] = { { "DEL", 3 }, { "b", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1431[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1432[] = { { "DEL", 3 }, { "a", 1 }, { "e", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1433[] = { { "DECRBY", 6 }, { "a", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1434[] = { { "GETSET", 6 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1435[] = { { "SET", 3 }, { "b", 1 }, { "007", 3 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_1436[] = { { "MSET", 4 }, { "b", 1 }, { "abc", 3 }, { "c", 1 }, { "10.5", 4 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1437[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1438[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1439[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1440[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1441[] = { { "MGET", 4 }, { "e", 1 }, { "e", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1442[] = { { "GETRANGE", 8 }, { "c", 1 }, { "100", 3 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1443[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1444[] = { { "INCRBY", 6 }, { "f", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1445[] = { { "MGET", 4 }, { "c", 1 }, { "f", 1 }, { "c", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1446[] = { { "MSETNX", 6 }, { "f", 1 }, { " 2", 2 }, { "b", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1447[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_1448[] = { { "EXPIRE", 6 }, { "n", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1449[] = { { "SETEX", 5 }, { "c", 1 }, { "500", 3 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1450[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1451[] = { { "SETRANGE", 8 }, { "n", 1 }, { "-1", 2 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1452[] = { { "GETEX", 5 }, { "f", 1 }, { "EX", 2 }, { "1000", 4 } };
+static const struct resp_arg bat_args_1453[] = { { "GETEX", 5 }, { "b", 1 }, { "PXAT", 4 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1454[] = { { "MSETNX", 6 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1455[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1456[] = { { "EXISTS", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1457[] = { { "MSETNX", 6 }, { "c", 1 }, { "0", 1 }, { "a", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1458[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1459[] = { { "SETEX", 5 }, { "f", 1 }, { "100", 3 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1460[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1461[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1462[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1463[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1464[] = { { "DEL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1465[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1466[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1467[] = { { "INCRBY", 6 }, { "b", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1468[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1469[] = { { "MGET", 4 }, { "b", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1470[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1471[] = { { "INCRBY", 6 }, { "b", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1472[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1473[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1474[] = { { "SETRANGE", 8 }, { "a", 1 }, { "1", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1475[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1476[] = { { "SETEX", 5 }, { "a", 1 }, { "0", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1477[] = { { "SETRANGE", 8 }, { "c", 1 }, { "1", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1478[] = { { "MGET", 4 }, { "a", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1479[] = { { "INCRBY", 6 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1480[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-9223372036854775808", 20 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1481[] = { { "DEL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1482[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1483[] = { { "SET", 3 }, { "a", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1484[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1485[] = { { "GET", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1486[] = { { "SETNX", 5 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1487[] = { { "GETSET", 6 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1488[] = { { "APPEND", 6 }, { "e", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1489[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1490[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_1491[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_1492[] = { { "INCRBY", 6 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1493[] = { { "DEL", 3 }, { "e", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1494[] = { { "MSETNX", 6 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1495[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1496[] = { { "EXPIRE", 6 }, { "e", 1 }, { "-1", 2 }, { "LT", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_1497[] = { { "MSET", 4 }, { "f", 1 }, { "hello world", 11 }, { "e", 1 }, { "1", 1 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1498[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1499[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1500[] = { { "DEL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1501[] = { { "GETEX", 5 }, { "a", 1 } };
+static const struct resp_arg bat_args_1502[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795324367196", 13 } };
+static const struct resp_arg bat_args_1503[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1504[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1505[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1506[] = { { "GETRANGE", 8 }, { "a", 1 }, { "1.5", 3 }, { "", 0 } };
+static const struct resp_arg bat_args_1507[] = { { "GETEX", 5 }, { "n", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_1508[] = { { "GETSET", 6 }, { "c", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1509[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1510[] = { { "EXISTS", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1511[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1512[] = { { "DEL", 3 }, { "e", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1513[] = { { "DEL", 3 }, { "a", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1514[] = { { "EXISTS", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1515[] = { { "MSETNX", 6 }, { "f", 1 }, { "abc", 3 }, { "c", 1 }, { "9223372036854775807", 19 }, { "f", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1516[] = { { "INCRBY", 6 }, { "f", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1517[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1518[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1519[] = { { "EXISTS", 6 }, { "b", 1 }, { "b", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1520[] = { { "INCRBY", 6 }, { "f", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1521[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1522[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1523[] = { { "SETRANGE", 8 }, { "a", 1 }, { "0", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1524[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1525[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1526[] = { { "DEL", 3 }, { "e", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1527[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_1528[] = { { "SET", 3 }, { "f", 1 }, { "1", 1 }, { "XX", 2 } };
+static const struct resp_arg bat_args_1529[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1530[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1531[] = { { "INCRBY", 6 }, { "a", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1532[] = { { "SETEX", 5 }, { "a", 1 }, { "500", 3 }, { "007", 3 } };
+static const struct resp_arg bat_args_1533[] = { { "APPEND", 6 }, { "f", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1534[] = { { "DEL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1535[] = { { "SETRANGE", 8 }, { "e", 1 }, { "3", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1536[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1537[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1538[] = { { "GETRANGE", 8 }, { "f", 1 }, { "-1", 2 }, { "0", 1 } };
+static const struct resp_arg bat_args_1539[] = { { "GETEX", 5 }, { "c", 1 } };
+static const struct resp_arg bat_args_1540[] = { { "MGET", 4 }, { "e", 1 }, { "f", 1 }, { "a", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1541[] = { { "GETRANGE", 8 }, { "e", 1 }, { "-3", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1542[] = { { "MSET", 4 }, { "a", 1 }, { "1e3", 3 }, { "f", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1543[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795315366196", 13 } };
+static const struct resp_arg bat_args_1544[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1795324367196", 13 } };
+static const struct resp_arg bat_args_1545[] = { { "SET", 3 }, { "f", 1 }, { "9223372036854775807", 19 }, { "EX", 2 }, { "-9223372036854775808", 20 }, { "PX", 2 }, { "86400000", 8 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_1546[] = { { "DECRBY", 6 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1547[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1548[] = { { "SETNX", 5 }, { "n", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1549[] = { { "APPEND", 6 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1550[] = { { "EXPIRE", 6 }, { "f", 1 }, { "86400", 5 }, { "LT", 2 } };
+static const struct resp_arg bat_args_1551[] = { { "SET", 3 }, { "b", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1552[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-3", 2 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1553[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1554[] = { { "SETNX", 5 }, { "f", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1555[] = { { "SETRANGE", 8 }, { "f", 1 }, { "3", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1556[] = { { "DECRBY", 6 }, { "f", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1557[] = { { "DECRBY", 6 }, { "f", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1558[] = { { "SETRANGE", 8 }, { "c", 1 }, { "10", 2 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1559[] = { { "GETEX", 5 }, { "f", 1 }, { "EX", 2 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1560[] = { { "SETNX", 5 }, { "b", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1561[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1562[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1563[] = { { "INCRBY", 6 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1564[] = { { "SETNX", 5 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1565[] = { { "GETSET", 6 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1566[] = { { "SET", 3 }, { "n", 1 }, { "10.5", 4 }, { "PX", 2 }, { "1000000", 7 }, { "PX", 2 }, { "86400000", 8 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1567[] = { { "DEL", 3 }, { "b", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1568[] = { { "SETEX", 5 }, { "c", 1 }, { "0", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1569[] = { { "EXISTS", 6 }, { "n", 1 }, { "e", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1570[] = { { "DECRBY", 6 }, { "c", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1571[] = { { "MSET", 4 }, { "n", 1 }, { "hello world", 11 }, { "e", 1 }, { "hello world", 11 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1572[] = { { "GETEX", 5 }, { "b", 1 } };
+static const struct resp_arg bat_args_1573[] = { { "DEL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1574[] = { { "SETNX", 5 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1575[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795315366196", 13 } };
+static const struct resp_arg bat_args_1576[] = { { "GETSET", 6 }, { "n", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1577[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1578[] = { { "MSET", 4 }, { "n", 1 }, { "9223372036854775807", 19 }, { "a", 1 }, { "1e3", 3 }, { "a", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1579[] = { { "GETRANGE", 8 }, { "e", 1 }, { "abc", 3 }, { "", 0 } };
+static const struct resp_arg bat_args_1580[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1581[] = { { "DEL", 3 }, { "c", 1 }, { "b", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1582[] = { { "SETEX", 5 }, { "e", 1 }, { "100", 3 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1583[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1584[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_1585[] = { { "EXISTS", 6 }, { "f", 1 }, { "n", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1586[] = { { "GETDEL", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_1587[] = { { "APPEND", 6 }, { "a", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1588[] = { { "INCRBY", 6 }, { "f", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1589[] = { { "MGET", 4 }, { "n", 1 }, { "e", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1590[] = { { "EXISTS", 6 }, { "e", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1591[] = { { "MSET", 4 }, { "c", 1 }, { "inf", 3 }, { "n", 1 }, { "1", 1 }, { "a", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1592[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1593[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1594[] = { { "DEL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1595[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1596[] = { { "MSETNX", 6 }, { "c", 1 }, { "10.5", 4 }, { "e", 1 }, { "abc", 3 }, { "n", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1597[] = { { "GETEX", 5 }, { "c", 1 }, { "EX", 2 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1598[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1599[] = { { "EXPIRE", 6 }, { "f", 1 }, { "-1", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_1600[] = { { "APPEND", 6 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1601[] = { { "DEL", 3 }, { "b", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1602[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1603[] = { { "APPEND", 6 }, { "b", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1604[] = { { "MGET", 4 }, { "e", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1605[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1606[] = { { "GETRANGE", 8 }, { "b", 1 }, { "0", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1607[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1608[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1609[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1795324367196", 13 } };
+static const struct resp_arg bat_args_1610[] = { { "APPEND", 6 }, { "c", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1611[] = { { "GETEX", 5 }, { "b", 1 }, { "EX", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1612[] = { { "TTL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1613[] = { { "SETRANGE", 8 }, { "b", 1 }, { "x", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1614[] = { { "MSETNX", 6 }, { "b", 1 }, { "007", 3 }, { "f", 1 }, { "1e3", 3 }, { "c", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1615[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1616[] = { { "SETNX", 5 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1617[] = { { "EXISTS", 6 }, { "b", 1 }, { "a", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1618[] = { { "MSETNX", 6 }, { "e", 1 }, { "1e3", 3 }, { "c", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1619[] = { { "EXPIRE", 6 }, { "e", 1 }, { "86400", 5 } };
+static const struct resp_arg bat_args_1620[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1621[] = { { "GETEX", 5 }, { "a", 1 }, { "EX", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_1622[] = { { "GET", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1623[] = { { "GETSET", 6 }, { "a", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1624[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1625[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1626[] = { { "DEL", 3 }, { "a", 1 }, { "c", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1627[] = { { "GETSET", 6 }, { "b", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1628[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1629[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795315366196", 13 } };
+static const struct resp_arg bat_args_1630[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1631[] = { { "DEL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1632[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1633[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1634[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1635[] = { { "EXPIRE", 6 }, { "c", 1 }, { "86400", 5 }, { "LT", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_1636[] = { { "DECRBY", 6 }, { "f", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1637[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1638[] = { { "EXISTS", 6 }, { "b", 1 }, { "a", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1639[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1640[] = { { "MGET", 4 }, { "b", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1641[] = { { "DEL", 3 }, { "a", 1 }, { "c", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1642[] = { { "DEL", 3 }, { "c", 1 }, { "n", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1643[] = { { "INCRBY", 6 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1644[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1645[] = { { "GETSET", 6 }, { "e", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1646[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1647[] = { { "GETRANGE", 8 }, { "e", 1 }, { "9223372036854775807", 19 }, { "", 0 } };
+static const struct resp_arg bat_args_1648[] = { { "SETRANGE", 8 }, { "a", 1 }, { "-1", 2 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1649[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1650[] = { { "GETEX", 5 }, { "a", 1 }, { "PXAT", 4 }, { "1", 1 } };
+static const struct resp_arg bat_args_1651[] = { { "SETEX", 5 }, { "c", 1 }, { "0", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1652[] = { { "GETEX", 5 }, { "n", 1 }, { "EX", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1653[] = { { "GETEX", 5 }, { "c", 1 }, { "EX", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_1654[] = { { "SET", 3 }, { "f", 1 }, { "", 0 }, { "PXAT", 4 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1655[] = { { "EXPIRE", 6 }, { "e", 1 }, { "-1", 2 }, { "LT", 2 } };
+static const struct resp_arg bat_args_1656[] = { { "INCRBY", 6 }, { "f", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1657[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1658[] = { { "APPEND", 6 }, { "a", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1659[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1660[] = { { "SET", 3 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1661[] = { { "SETRANGE", 8 }, { "b", 1 }, { "-1", 2 }, { "007", 3 } };
+static const struct resp_arg bat_args_1662[] = { { "SETNX", 5 }, { "c", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1663[] = { { "DEL", 3 }, { "e", 1 }, { "c", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1664[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1665[] = { { "SETEX", 5 }, { "f", 1 }, { "500", 3 }, { "007", 3 } };
+static const struct resp_arg bat_args_1666[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1667[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1668[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1669[] = { { "DECRBY", 6 }, { "e", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1670[] = { { "DEL", 3 }, { "e", 1 }, { "a", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1671[] = { { "DECRBY", 6 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1672[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1673[] = { { "SETNX", 5 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1674[] = { { "SETEX", 5 }, { "e", 1 }, { "x", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1675[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1676[] = { { "GET", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1677[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_1678[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1679[] = { { "GETRANGE", 8 }, { "e", 1 }, { "", 0 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1680[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1681[] = { { "GETDEL", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_1682[] = { { "SET", 3 }, { "n", 1 }, { "abc", 3 }, { "XX", 2 }, { "KEEPTTL", 7 }, { "KEEPTTL", 7 } };
+static const struct resp_arg bat_args_1683[] = { { "DECRBY", 6 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1684[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-9223372036854775808", 20 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1685[] = { { "DEL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1686[] = { { "SET", 3 }, { "n", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1687[] = { { "SETEX", 5 }, { "a", 1 }, { "100", 3 }, { "0", 1 } };
+static const struct resp_arg bat_args_1688[] = { { "SETNX", 5 }, { "n", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1689[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1690[] = { { "GETEX", 5 }, { "b", 1 }, { "PXAT", 4 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1691[] = { { "INCRBY", 6 }, { "e", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1692[] = { { "GETRANGE", 8 }, { "e", 1 }, { "abc", 3 }, { "0", 1 } };
+static const struct resp_arg bat_args_1693[] = { { "GETRANGE", 8 }, { "b", 1 }, { "abc", 3 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1694[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_1695[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1696[] = { { "MSETNX", 6 }, { "f", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1697[] = { { "MGET", 4 }, { "n", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1698[] = { { "SET", 3 }, { "f", 1 }, { "abc", 3 }, { "XX", 2 }, { "NX", 2 }, { "EX", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1699[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1700[] = { { "MSETNX", 6 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1701[] = { { "EXISTS", 6 }, { "c", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1702[] = { { "DECRBY", 6 }, { "b", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1703[] = { { "GETEX", 5 }, { "f", 1 }, { "PXAT", 4 }, { "1", 1 } };
+static const struct resp_arg bat_args_1704[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1705[] = { { "GETRANGE", 8 }, { "b", 1 }, { "abc", 3 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1706[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1707[] = { { "GETEX", 5 }, { "c", 1 } };
+static const struct resp_arg bat_args_1708[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1709[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1710[] = { { "DEL", 3 }, { "c", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1711[] = { { "INCRBY", 6 }, { "c", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1712[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1713[] = { { "GETEX", 5 }, { "c", 1 }, { "EX", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_1714[] = { { "GETRANGE", 8 }, { "f", 1 }, { "7", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1715[] = { { "DECRBY", 6 }, { "e", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1716[] = { { "SETRANGE", 8 }, { "b", 1 }, { "-1", 2 }, { "0", 1 } };
+static const struct resp_arg bat_args_1717[] = { { "INCRBY", 6 }, { "e", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1718[] = { { "GETSET", 6 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1719[] = { { "GETEX", 5 }, { "e", 1 }, { "PXAT", 4 }, { "1795315366196", 13 } };
+static const struct resp_arg bat_args_1720[] = { { "DECRBY", 6 }, { "e", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1721[] = { { "SETRANGE", 8 }, { "f", 1 }, { "1", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1722[] = { { "GETRANGE", 8 }, { "f", 1 }, { "1", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1723[] = { { "INCRBY", 6 }, { "b", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1724[] = { { "MSET", 4 }, { "e", 1 }, { "hello world", 11 }, { "c", 1 }, { " 2", 2 }, { "b", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1725[] = { { "EXISTS", 6 }, { "b", 1 }, { "c", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1726[] = { { "GETRANGE", 8 }, { "c", 1 }, { "1", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1727[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1728[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1729[] = { { "SETEX", 5 }, { "f", 1 }, { "x", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1730[] = { { "SETNX", 5 }, { "n", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1731[] = { { "EXPIRE", 6 }, { "a", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1732[] = { { "SETEX", 5 }, { "b", 1 }, { "100", 3 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1733[] = { { "DECRBY", 6 }, { "e", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1734[] = { { "MSETNX", 6 }, { "b", 1 }, { "007", 3 }, { "f", 1 }, { "hello world", 11 }, { "a", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1735[] = { { "MSET", 4 }, { "e", 1 }, { "007", 3 }, { "b", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1736[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1737[] = { { "DEL", 3 }, { "a", 1 }, { "e", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1738[] = { { "SETEX", 5 }, { "b", 1 }, { "x", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1739[] = { { "GETRANGE", 8 }, { "f", 1 }, { "7", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1740[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1741[] = { { "MGET", 4 }, { "n", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1742[] = { { "SETNX", 5 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1743[] = { { "INCRBY", 6 }, { "c", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1744[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1745[] = { { "GETEX", 5 }, { "b", 1 }, { "PXAT", 4 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1746[] = { { "MSET", 4 }, { "e", 1 }, { "007", 3 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1747[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1748[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_1749[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1750[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1751[] = { { "EXPIRE", 6 }, { "f", 1 }, { "abc", 3 }, { "GT", 2 } };
+static const struct resp_arg bat_args_1752[] = { { "MSET", 4 }, { "c", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1753[] = { { "SETRANGE", 8 }, { "a", 1 }, { "3", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1754[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1755[] = { { "MGET", 4 }, { "c", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1756[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1757[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1758[] = { { "SETRANGE", 8 }, { "n", 1 }, { "0", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1759[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1760[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1761[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1762[] = { { "APPEND", 6 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1763[] = { { "EXISTS", 6 }, { "e", 1 }, { "c", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1764[] = { { "EXPIRE", 6 }, { "f", 1 }, { "1000", 4 }, { "GT", 2 }, { "XX", 2 } };
+static const struct resp_arg bat_args_1765[] = { { "INCRBY", 6 }, { "f", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1766[] = { { "SETRANGE", 8 }, { "f", 1 }, { "0", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1767[] = { { "SETRANGE", 8 }, { "f", 1 }, { "0", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1768[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1769[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1770[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1771[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1772[] = { { "GETSET", 6 }, { "n", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1773[] = { { "GETSET", 6 }, { "f", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1774[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1775[] = { { "SETEX", 5 }, { "f", 1 }, { "100", 3 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1776[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1777[] = { { "GETEX", 5 }, { "f", 1 }, { "PXAT", 4 }, { "1", 1 } };
+static const struct resp_arg bat_args_1778[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1779[] = { { "DECRBY", 6 }, { "c", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1780[] = { { "DEL", 3 }, { "c", 1 }, { "a", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1781[] = { { "GETSET", 6 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1782[] = { { "SETEX", 5 }, { "c", 1 }, { "x", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1783[] = { { "SETRANGE", 8 }, { "f", 1 }, { "0", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1784[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1785[] = { { "DEL", 3 }, { "a", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1786[] = { { "EXISTS", 6 }, { "e", 1 }, { "e", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1787[] = { { "MSETNX", 6 }, { "a", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1788[] = { { "TYPE", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1789[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1790[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1791[] = { { "SETEX", 5 }, { "b", 1 }, { "x", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1792[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1793[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1794[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1795[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1796[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1797[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1798[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1799[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-9223372036854775808", 20 }, { "", 0 } };
+static const struct resp_arg bat_args_1800[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795315367195", 13 } };
+static const struct resp_arg bat_args_1801[] = { { "MSET", 4 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1802[] = { { "GETEX", 5 }, { "f", 1 }, { "PXAT", 4 }, { "1", 1 } };
+static const struct resp_arg bat_args_1803[] = { { "MSET", 4 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1804[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1805[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1806[] = { { "MSETNX", 6 }, { "a", 1 }, { "", 0 }, { "n", 1 }, { "", 0 }, { "b", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1807[] = { { "GETRANGE", 8 }, { "a", 1 }, { "0", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1808[] = { { "SETNX", 5 }, { "a", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_1809[] = { { "MGET", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1810[] = { { "MSET", 4 }, { "n", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1811[] = { { "MSETNX", 6 }, { "f", 1 }, { "9223372036854775807", 19 }, { "c", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1812[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795315366196", 13 } };
+static const struct resp_arg bat_args_1813[] = { { "MSET", 4 }, { "f", 1 }, { "10.5", 4 }, { "f", 1 }, { "hello world", 11 }, { "f", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1814[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1815[] = { { "APPEND", 6 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1816[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_1817[] = { { "SETRANGE", 8 }, { "e", 1 }, { "-1", 2 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1818[] = { { "DECRBY", 6 }, { "e", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1819[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1820[] = { { "GETSET", 6 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1821[] = { { "MSET", 4 }, { "f", 1 }, { "3.0", 3 }, { "n", 1 }, { "inf", 3 }, { "f", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1822[] = { { "PERSIST", 7 }, { "f", 1 } };
+static const struct resp_arg bat_args_1823[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1824[] = { { "EXPIRE", 6 }, { "e", 1 }, { "abc", 3 }, { "XX", 2 } };
+static const struct resp_arg bat_args_1825[] = { { "DEL", 3 }, { "f", 1 }, { "c", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1826[] = { { "SETNX", 5 }, { "n", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1827[] = { { "GETRANGE", 8 }, { "c", 1 }, { "-3", 2 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1828[] = { { "SET", 3 }, { "f", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1829[] = { { "SETEX", 5 }, { "n", 1 }, { "0", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1830[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_1831[] = { { "MSET", 4 }, { "n", 1 }, { "9223372036854775807", 19 }, { "e", 1 }, { "1e3", 3 }, { "b", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1832[] = { { "DECRBY", 6 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1833[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1834[] = { { "SETEX", 5 }, { "a", 1 }, { "x", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1835[] = { { "GET", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1836[] = { { "INCRBY", 6 }, { "a", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1837[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1838[] = { { "SETRANGE", 8 }, { "a", 1 }, { "1", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1839[] = { { "GETSET", 6 }, { "c", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1840[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_1841[] = { { "GETSET", 6 }, { "b", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1842[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1843[] = { { "DECRBY", 6 }, { "f", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1844[] = { { "MSETNX", 6 }, { "e", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1845[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1846[] = { { "SETNX", 5 }, { "f", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1847[] = { { "SETRANGE", 8 }, { "e", 1 }, { "3", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1848[] = { { "EXISTS", 6 }, { "n", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1849[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1850[] = { { "DECRBY", 6 }, { "b", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1851[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1852[] = { { "MSETNX", 6 }, { "b", 1 }, { "abc", 3 }, { "e", 1 }, { "hello world", 11 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1853[] = { { "EXPIRE", 6 }, { "b", 1 }, { "abc", 3 }, { "GT", 2 }, { "NX", 2 } };
+static const struct resp_arg bat_args_1854[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1855[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1856[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1857[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_1858[] = { { "SET", 3 }, { "c", 1 }, { "hello world", 11 }, { "EX", 2 }, { "86400", 5 }, { "XX", 2 } };
+static const struct resp_arg bat_args_1859[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795315366196", 13 } };
+static const struct resp_arg bat_args_1860[] = { { "EXPIRE", 6 }, { "e", 1 }, { "-1", 2 }, { "XX", 2 } };
+static const struct resp_arg bat_args_1861[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1862[] = { { "EXPIRE", 6 }, { "f", 1 }, { "500", 3 }, { "NX", 2 } };
+static const struct resp_arg bat_args_1863[] = { { "GETSET", 6 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1864[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_1865[] = { { "DECRBY", 6 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1866[] = { { "GETSET", 6 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1867[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1868[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1869[] = { { "SETEX", 5 }, { "a", 1 }, { "x", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1870[] = { { "APPEND", 6 }, { "b", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1871[] = { { "EXISTS", 6 }, { "f", 1 }, { "f", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1872[] = { { "MSETNX", 6 }, { "b", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_1873[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1874[] = { { "GETRANGE", 8 }, { "e", 1 }, { "1.5", 3 }, { "0", 1 } };
+static const struct resp_arg bat_args_1875[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1876[] = { { "DECRBY", 6 }, { "a", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1877[] = { { "SETRANGE", 8 }, { "b", 1 }, { "-1", 2 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1878[] = { { "GETSET", 6 }, { "b", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1879[] = { { "MSETNX", 6 }, { "c", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1880[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1881[] = { { "SETEX", 5 }, { "c", 1 }, { "500", 3 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1882[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1883[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1884[] = { { "EXISTS", 6 }, { "a", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1885[] = { { "GETSET", 6 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1886[] = { { "SETEX", 5 }, { "b", 1 }, { "500", 3 }, { "", 0 } };
+static const struct resp_arg bat_args_1887[] = { { "MSET", 4 }, { "e", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1888[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1889[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1890[] = { { "DEL", 3 }, { "n", 1 }, { "b", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1891[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1892[] = { { "DEL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1893[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1894[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1895[] = { { "INCRBY", 6 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1896[] = { { "GETSET", 6 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_1897[] = { { "APPEND", 6 }, { "c", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1898[] = { { "EXPIRE", 6 }, { "e", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1899[] = { { "SETNX", 5 }, { "n", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_1900[] = { { "GETRANGE", 8 }, { "c", 1 }, { "100", 3 }, { "100", 3 } };
+static const struct resp_arg bat_args_1901[] = { { "DECRBY", 6 }, { "n", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_1902[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1903[] = { { "INCRBY", 6 }, { "n", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1904[] = { { "SET", 3 }, { "c", 1 }, { "-5", 2 }, { "GET", 3 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1905[] = { { "GETEX", 5 }, { "b", 1 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_1906[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_1907[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1908[] = { { "DEL", 3 }, { "c", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1909[] = { { "DECRBY", 6 }, { "b", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1910[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1911[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1912[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_1913[] = { { "GETSET", 6 }, { "e", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1914[] = { { "APPEND", 6 }, { "f", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1915[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_1916[] = { { "MSET", 4 }, { "c", 1 }, { " 2", 2 }, { "c", 1 }, { "007", 3 }, { "c", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1917[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1918[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_1919[] = { { "INCRBY", 6 }, { "a", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1920[] = { { "EXPIRE", 6 }, { "e", 1 }, { "500", 3 } };
+static const struct resp_arg bat_args_1921[] = { { "EXISTS", 6 }, { "f", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1922[] = { { "MSETNX", 6 }, { "a", 1 }, { "abc", 3 }, { "c", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1923[] = { { "SETRANGE", 8 }, { "a", 1 }, { "1", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1924[] = { { "GETEX", 5 }, { "b", 1 }, { "EX", 2 }, { "1000", 4 } };
+static const struct resp_arg bat_args_1925[] = { { "MGET", 4 }, { "a", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1926[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1927[] = { { "GETSET", 6 }, { "c", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1928[] = { { "MGET", 4 }, { "c", 1 }, { "f", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1929[] = { { "EXPIRE", 6 }, { "a", 1 }, { "-1", 2 }, { "LT", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_1930[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1931[] = { { "GETRANGE", 8 }, { "n", 1 }, { "9223372036854775807", 19 }, { "-3", 2 } };
+static const struct resp_arg bat_args_1932[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1933[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1934[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_1935[] = { { "DECRBY", 6 }, { "f", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1936[] = { { "GETRANGE", 8 }, { "b", 1 }, { "7", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_1937[] = { { "SET", 3 }, { "b", 1 }, { "9223372036854775807", 19 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1938[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_1939[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_1940[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_1941[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1942[] = { { "INCRBY", 6 }, { "e", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1943[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_1944[] = { { "DEL", 3 }, { "f", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1945[] = { { "SETEX", 5 }, { "c", 1 }, { "0", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1946[] = { { "SETRANGE", 8 }, { "e", 1 }, { "-1", 2 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1947[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_1948[] = { { "MSETNX", 6 }, { "e", 1 }, { "inf", 3 }, { "b", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1949[] = { { "DEL", 3 }, { "c", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_1950[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1951[] = { { "MSET", 4 }, { "f", 1 }, { "9223372036854775807", 19 }, { "e", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_1952[] = { { "GETSET", 6 }, { "c", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1953[] = { { "SET", 3 }, { "b", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_1954[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1955[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795315367389", 13 } };
+static const struct resp_arg bat_args_1956[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_1957[] = { { "SETNX", 5 }, { "f", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1958[] = { { "DEL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_1959[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1960[] = { { "TTL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1961[] = { { "GET", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_1962[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1963[] = { { "MSETNX", 6 }, { "a", 1 }, { "1", 1 }, { "a", 1 }, { "1", 1 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_1964[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1965[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1966[] = { { "GETEX", 5 }, { "b", 1 }, { "PXAT", 4 }, { "1", 1 } };
+static const struct resp_arg bat_args_1967[] = { { "SETRANGE", 8 }, { "a", 1 }, { "1", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1968[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_1969[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_1970[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1971[] = { { "EXISTS", 6 }, { "n", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1972[] = { { "EXISTS", 6 }, { "f", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_1973[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_1974[] = { { "DEL", 3 }, { "f", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_1975[] = { { "GETEX", 5 }, { "n", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_1976[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1977[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_1978[] = { { "SETRANGE", 8 }, { "n", 1 }, { "10", 2 }, { "007", 3 } };
+static const struct resp_arg bat_args_1979[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_1980[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_1981[] = { { "DEL", 3 }, { "n", 1 }, { "e", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_1982[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_1983[] = { { "GETEX", 5 }, { "e", 1 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_1984[] = { { "MGET", 4 }, { "a", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_1985[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1986[] = { { "MSETNX", 6 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_1987[] = { { "GETSET", 6 }, { "c", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1988[] = { { "SETRANGE", 8 }, { "b", 1 }, { "-1", 2 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_1989[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_1990[] = { { "DECRBY", 6 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_1991[] = { { "SETNX", 5 }, { "a", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_1992[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_1993[] = { { "DECRBY", 6 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1994[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_1995[] = { { "GETSET", 6 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_1996[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_1997[] = { { "MGET", 4 }, { "a", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_1998[] = { { "SET", 3 }, { "f", 1 }, { "1e3", 3 }, { "PXAT", 4 }, { "1", 1 }, { "PXAT", 4 }, { "1", 1 }, { "GET", 3 } };
+static const struct resp_arg bat_args_1999[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2000[] = { { "SETEX", 5 }, { "n", 1 }, { "1000", 4 }, { "007", 3 } };
+static const struct resp_arg bat_args_2001[] = { { "GETDEL", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2002[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2003[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_2004[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2005[] = { { "DECRBY", 6 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2006[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2007[] = { { "SET", 3 }, { "n", 1 }, { "", 0 }, { "XX", 2 }, { "EX", 2 }, { "100", 3 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2008[] = { { "SETRANGE", 8 }, { "c", 1 }, { "10", 2 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2009[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2010[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2011[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2012[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_2013[] = { { "GETSET", 6 }, { "f", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2014[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2015[] = { { "INCRBY", 6 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2016[] = { { "SET", 3 }, { "f", 1 }, { "1e3", 3 }, { "EX", 2 }, { "100", 3 }, { "EX", 2 }, { "1.5", 3 }, { "PXAT", 4 }, { "1", 1 } };
+static const struct resp_arg bat_args_2017[] = { { "MSETNX", 6 }, { "n", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2018[] = { { "DEL", 3 }, { "n", 1 }, { "e", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_2019[] = { { "TTL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_2020[] = { { "SETRANGE", 8 }, { "e", 1 }, { "-1", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_2021[] = { { "GETSET", 6 }, { "c", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2022[] = { { "GETRANGE", 8 }, { "b", 1 }, { "abc", 3 }, { "1", 1 } };
+static const struct resp_arg bat_args_2023[] = { { "SETEX", 5 }, { "a", 1 }, { "100", 3 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2024[] = { { "INCRBY", 6 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2025[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_2026[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2027[] = { { "EXISTS", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2028[] = { { "GETRANGE", 8 }, { "n", 1 }, { "1", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_2029[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2030[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_2031[] = { { "DEL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2032[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2033[] = { { "INCRBY", 6 }, { "c", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2034[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2035[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2036[] = { { "SET", 3 }, { "f", 1 }, { "hello world", 11 }, { "PXAT", 4 }, { "1795315367389", 13 } };
+static const struct resp_arg bat_args_2037[] = { { "DEL", 3 }, { "e", 1 }, { "n", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_2038[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2039[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2040[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2041[] = { { "SETNX", 5 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2042[] = { { "GETRANGE", 8 }, { "f", 1 }, { "7", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2043[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_2044[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2045[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2046[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2047[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_2048[] = { { "INCRBY", 6 }, { "b", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2049[] = { { "EXPIRE", 6 }, { "n", 1 }, { "500", 3 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2050[] = { { "DEL", 3 }, { "f", 1 }, { "f", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2051[] = { { "APPEND", 6 }, { "f", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2052[] = { { "SET", 3 }, { "f", 1 }, { "1e3", 3 }, { "GET", 3 }, { "NX", 2 }, { "PX", 2 }, { "100000", 6 } };
+static const struct resp_arg bat_args_2053[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2054[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2055[] = { { "EXPIRE", 6 }, { "c", 1 }, { "-1", 2 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2056[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2057[] = { { "APPEND", 6 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2058[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_2059[] = { { "GETEX", 5 }, { "a", 1 } };
+static const struct resp_arg bat_args_2060[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2061[] = { { "GETRANGE", 8 }, { "n", 1 }, { "-9223372036854775808", 20 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2062[] = { { "MSET", 4 }, { "c", 1 }, { "0", 1 }, { "e", 1 }, { "-5", 2 }, { "n", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2063[] = { { "GETRANGE", 8 }, { "e", 1 }, { "-3", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_2064[] = { { "DEL", 3 }, { "c", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_2065[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2066[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_2067[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2068[] = { { "MSET", 4 }, { "f", 1 }, { "007", 3 }, { "b", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2069[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2070[] = { { "GETSET", 6 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2071[] = { { "MSETNX", 6 }, { "f", 1 }, { "abc", 3 }, { "f", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2072[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_2073[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2074[] = { { "SETEX", 5 }, { "n", 1 }, { "1000", 4 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2075[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2076[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2077[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2078[] = { { "APPEND", 6 }, { "n", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2079[] = { { "EXISTS", 6 }, { "b", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_2080[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2081[] = { { "DEL", 3 }, { "b", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_2082[] = { { "MSETNX", 6 }, { "b", 1 }, { "3.0", 3 }, { "e", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2083[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2084[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2085[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2086[] = { { "GETRANGE", 8 }, { "e", 1 }, { "abc", 3 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2087[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2088[] = { { "EXPIRE", 6 }, { "f", 1 }, { "abc", 3 }, { "GT", 2 } };
+static const struct resp_arg bat_args_2089[] = { { "GETRANGE", 8 }, { "f", 1 }, { "", 0 }, { "", 0 } };
+static const struct resp_arg bat_args_2090[] = { { "GETSET", 6 }, { "c", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2091[] = { { "INCRBY", 6 }, { "n", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2092[] = { { "DEL", 3 }, { "n", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_2093[] = { { "GETSET", 6 }, { "b", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2094[] = { { "INCRBY", 6 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2095[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2096[] = { { "MGET", 4 }, { "a", 1 }, { "e", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_2097[] = { { "DECRBY", 6 }, { "a", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2098[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2099[] = { { "EXPIRE", 6 }, { "n", 1 }, { "-1", 2 }, { "XX", 2 }, { "LT", 2 } };
+static const struct resp_arg bat_args_2100[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2101[] = { { "APPEND", 6 }, { "a", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2102[] = { { "SETEX", 5 }, { "b", 1 }, { "0", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2103[] = { { "DECRBY", 6 }, { "c", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_2104[] = { { "GETSET", 6 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2105[] = { { "MSETNX", 6 }, { "b", 1 }, { " 2", 2 }, { "f", 1 }, { "", 0 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2106[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795315366390", 13 } };
+static const struct resp_arg bat_args_2107[] = { { "MGET", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2108[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2109[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2110[] = { { "SETRANGE", 8 }, { "a", 1 }, { "3", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2111[] = { { "SETNX", 5 }, { "e", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2112[] = { { "INCRBY", 6 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2113[] = { { "INCRBY", 6 }, { "n", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2114[] = { { "EXPIRE", 6 }, { "c", 1 }, { "abc", 3 }, { "LT", 2 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2115[] = { { "TTL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_2116[] = { { "MGET", 4 }, { "n", 1 }, { "f", 1 }, { "n", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_2117[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_2118[] = { { "SETRANGE", 8 }, { "b", 1 }, { "0", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2119[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2120[] = { { "GETSET", 6 }, { "n", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2121[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2122[] = { { "DEL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2123[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2124[] = { { "MGET", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2125[] = { { "DECRBY", 6 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2126[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2127[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2128[] = { { "MSETNX", 6 }, { "n", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2129[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-1", 2 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2130[] = { { "GETRANGE", 8 }, { "a", 1 }, { "0", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_2131[] = { { "GETRANGE", 8 }, { "a", 1 }, { "9223372036854775807", 19 }, { "100", 3 } };
+static const struct resp_arg bat_args_2132[] = { { "PERSIST", 7 }, { "f", 1 } };
+static const struct resp_arg bat_args_2133[] = { { "MSETNX", 6 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2134[] = { { "SET", 3 }, { "b", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2135[] = { { "MSETNX", 6 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2136[] = { { "SETEX", 5 }, { "a", 1 }, { "x", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2137[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2138[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2139[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_2140[] = { { "GETEX", 5 }, { "e", 1 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_2141[] = { { "EXISTS", 6 }, { "n", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2142[] = { { "DECRBY", 6 }, { "b", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2143[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2144[] = { { "SETEX", 5 }, { "a", 1 }, { "0", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2145[] = { { "EXISTS", 6 }, { "n", 1 }, { "c", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2146[] = { { "DECRBY", 6 }, { "e", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2147[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_2148[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2149[] = { { "SET", 3 }, { "f", 1 }, { "007", 3 }, { "NX", 2 } };
+static const struct resp_arg bat_args_2150[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2151[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2152[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2153[] = { { "APPEND", 6 }, { "f", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2154[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2155[] = { { "GETEX", 5 }, { "f", 1 } };
+static const struct resp_arg bat_args_2156[] = { { "GETEX", 5 }, { "e", 1 }, { "PXAT", 4 }, { "1795315366390", 13 } };
+static const struct resp_arg bat_args_2157[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1795315366390", 13 } };
+static const struct resp_arg bat_args_2158[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2159[] = { { "DEL", 3 }, { "f", 1 }, { "a", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_2160[] = { { "DECRBY", 6 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2161[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2162[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2163[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2164[] = { { "DEL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2165[] = { { "DECRBY", 6 }, { "c", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_2166[] = { { "GETRANGE", 8 }, { "e", 1 }, { "abc", 3 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2167[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2168[] = { { "MSET", 4 }, { "b", 1 }, { " 2", 2 }, { "b", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2169[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2170[] = { { "INCRBY", 6 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2171[] = { { "DEL", 3 }, { "b", 1 }, { "f", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_2172[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2173[] = { { "APPEND", 6 }, { "f", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2174[] = { { "EXISTS", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2175[] = { { "DECR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2176[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795315366390", 13 } };
+static const struct resp_arg bat_args_2177[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_2178[] = { { "MSET", 4 }, { "c", 1 }, { "1", 1 }, { "a", 1 }, { "3.0", 3 }, { "a", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2179[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2180[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2181[] = { { "DEL", 3 }, { "e", 1 }, { "c", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_2182[] = { { "GETSET", 6 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2183[] = { { "TTL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_2184[] = { { "EXISTS", 6 }, { "f", 1 }, { "b", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2185[] = { { "GETEX", 5 }, { "b", 1 }, { "EX", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_2186[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2187[] = { { "GETSET", 6 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2188[] = { { "SETEX", 5 }, { "b", 1 }, { "x", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2189[] = { { "MSETNX", 6 }, { "f", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2190[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2191[] = { { "EXPIRE", 6 }, { "e", 1 }, { "abc", 3 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2192[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2193[] = { { "DEL", 3 }, { "b", 1 }, { "b", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2194[] = { { "TYPE", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2195[] = { { "DECRBY", 6 }, { "a", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2196[] = { { "INCRBY", 6 }, { "n", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2197[] = { { "INCRBY", 6 }, { "c", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_2198[] = { { "MSETNX", 6 }, { "a", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2199[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_2200[] = { { "EXPIRE", 6 }, { "f", 1 }, { "100", 3 }, { "LT", 2 } };
+static const struct resp_arg bat_args_2201[] = { { "INCRBY", 6 }, { "b", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2202[] = { { "DEL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_2203[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2204[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_2205[] = { { "SETRANGE", 8 }, { "a", 1 }, { "x", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2206[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2207[] = { { "MSETNX", 6 }, { "a", 1 }, { "", 0 }, { "n", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2208[] = { { "GETEX", 5 }, { "e", 1 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_2209[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-9223372036854775808", 20 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2210[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1795315366390", 13 } };
+static const struct resp_arg bat_args_2211[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_2212[] = { { "GETEX", 5 }, { "n", 1 }, { "EX", 2 }, { "-3", 2 } };
+static const struct resp_arg bat_args_2213[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_2214[] = { { "APPEND", 6 }, { "a", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2215[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2216[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2217[] = { { "EXPIRE", 6 }, { "c", 1 }, { "abc", 3 }, { "GT", 2 } };
+static const struct resp_arg bat_args_2218[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2219[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2220[] = { { "GETEX", 5 }, { "a", 1 } };
+static const struct resp_arg bat_args_2221[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2222[] = { { "GETRANGE", 8 }, { "e", 1 }, { "0", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2223[] = { { "GETSET", 6 }, { "e", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2224[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2225[] = { { "SETNX", 5 }, { "n", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2226[] = { { "DECRBY", 6 }, { "b", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2227[] = { { "MGET", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2228[] = { { "SETRANGE", 8 }, { "e", 1 }, { "3", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2229[] = { { "MGET", 4 }, { "a", 1 }, { "a", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2230[] = { { "SETRANGE", 8 }, { "b", 1 }, { "10", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_2231[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2232[] = { { "EXPIRE", 6 }, { "a", 1 }, { "500", 3 }, { "XX", 2 }, { "NX", 2 } };
+static const struct resp_arg bat_args_2233[] = { { "SET", 3 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2234[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2235[] = { { "SETRANGE", 8 }, { "e", 1 }, { "1", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2236[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2237[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_2238[] = { { "DECRBY", 6 }, { "b", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2239[] = { { "DECRBY", 6 }, { "b", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2240[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2241[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_2242[] = { { "MGET", 4 }, { "n", 1 }, { "f", 1 }, { "e", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_2243[] = { { "MGET", 4 }, { "f", 1 }, { "b", 1 }, { "c", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2244[] = { { "SET", 3 }, { "c", 1 }, { " 2", 2 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_2245[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2246[] = { { "MSET", 4 }, { "n", 1 }, { "10.5", 4 }, { "b", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2247[] = { { "SETNX", 5 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2248[] = { { "INCRBY", 6 }, { "f", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2249[] = { { "DECRBY", 6 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2250[] = { { "GETRANGE", 8 }, { "n", 1 }, { "-9223372036854775808", 20 }, { "-3", 2 } };
+static const struct resp_arg bat_args_2251[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_2252[] = { { "MSETNX", 6 }, { "e", 1 }, { "0", 1 }, { "c", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2253[] = { { "EXPIRE", 6 }, { "n", 1 }, { "abc", 3 }, { "XX", 2 }, { "LT", 2 } };
+static const struct resp_arg bat_args_2254[] = { { "EXISTS", 6 }, { "n", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_2255[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2256[] = { { "MSETNX", 6 }, { "e", 1 }, { "1e3", 3 }, { "n", 1 }, { "1", 1 }, { "n", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2257[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2258[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2259[] = { { "INCRBY", 6 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2260[] = { { "SETNX", 5 }, { "e", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2261[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2262[] = { { "SETEX", 5 }, { "f", 1 }, { "1000", 4 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2263[] = { { "MSETNX", 6 }, { "e", 1 }, { "-5", 2 }, { "n", 1 }, { "0", 1 }, { "n", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2264[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2265[] = { { "DECRBY", 6 }, { "c", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_2266[] = { { "SETRANGE", 8 }, { "n", 1 }, { "3", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2267[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_2268[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_2269[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2270[] = { { "INCRBY", 6 }, { "f", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2271[] = { { "MSET", 4 }, { "a", 1 }, { "1", 1 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2272[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2273[] = { { "EXPIRE", 6 }, { "c", 1 }, { "86400", 5 }, { "GT", 2 }, { "NX", 2 } };
+static const struct resp_arg bat_args_2274[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2275[] = { { "APPEND", 6 }, { "n", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2276[] = { { "MSETNX", 6 }, { "a", 1 }, { "-0", 2 }, { "a", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2277[] = { { "SET", 3 }, { "c", 1 }, { "0", 1 }, { "EX", 2 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2278[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2279[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795315366390", 13 } };
+static const struct resp_arg bat_args_2280[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2281[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2282[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2283[] = { { "SETNX", 5 }, { "n", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2284[] = { { "EXPIRE", 6 }, { "e", 1 }, { "-1", 2 }, { "NX", 2 } };
+static const struct resp_arg bat_args_2285[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2286[] = { { "SETRANGE", 8 }, { "c", 1 }, { "1", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2287[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2288[] = { { "MSETNX", 6 }, { "e", 1 }, { " 2", 2 }, { "f", 1 }, { "abc", 3 }, { "b", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2289[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2290[] = { { "DEL", 3 }, { "b", 1 }, { "f", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2291[] = { { "SET", 3 }, { "n", 1 }, { "3.0", 3 }, { "GET", 3 }, { "KEEPTTL", 7 }, { "EX", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_2292[] = { { "SETNX", 5 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2293[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2294[] = { { "DEL", 3 }, { "f", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_2295[] = { { "SET", 3 }, { "c", 1 }, { "1", 1 }, { "XX", 2 }, { "EX", 2 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2296[] = { { "PEXPIREAT", 9 }, { "a", 1 }, { "1795315367389", 13 } };
+static const struct resp_arg bat_args_2297[] = { { "APPEND", 6 }, { "f", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2298[] = { { "SETEX", 5 }, { "f", 1 }, { "0", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2299[] = { { "GETRANGE", 8 }, { "f", 1 }, { "7", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2300[] = { { "DECRBY", 6 }, { "b", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2301[] = { { "SETRANGE", 8 }, { "c", 1 }, { "10", 2 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2302[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2303[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2304[] = { { "SETEX", 5 }, { "a", 1 }, { "500", 3 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2305[] = { { "EXPIRE", 6 }, { "c", 1 }, { "abc", 3 }, { "NX", 2 }, { "LT", 2 } };
+static const struct resp_arg bat_args_2306[] = { { "GETEX", 5 }, { "b", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_2307[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2308[] = { { "SETNX", 5 }, { "a", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2309[] = { { "SETEX", 5 }, { "e", 1 }, { "0", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2310[] = { { "DECRBY", 6 }, { "e", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_2311[] = { { "EXISTS", 6 }, { "a", 1 }, { "a", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_2312[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2313[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-1", 2 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2314[] = { { "DECRBY", 6 }, { "e", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_2315[] = { { "APPEND", 6 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2316[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2317[] = { { "GETEX", 5 }, { "e", 1 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_2318[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2319[] = { { "GETEX", 5 }, { "c", 1 }, { "EX", 2 }, { "7", 1 } };
+static const struct resp_arg bat_args_2320[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2321[] = { { "MSETNX", 6 }, { "a", 1 }, { "-5", 2 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2322[] = { { "MSET", 4 }, { "e", 1 }, { "1e3", 3 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2323[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2324[] = { { "APPEND", 6 }, { "e", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2325[] = { { "DECR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2326[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_2327[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2328[] = { { "GETEX", 5 }, { "e", 1 }, { "EX", 2 }, { "86400", 5 } };
+static const struct resp_arg bat_args_2329[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2330[] = { { "GETSET", 6 }, { "f", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2331[] = { { "SETRANGE", 8 }, { "e", 1 }, { "-1", 2 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2332[] = { { "MSET", 4 }, { "f", 1 }, { "1e3", 3 }, { "e", 1 }, { "1", 1 }, { "f", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2333[] = { { "GETEX", 5 }, { "f", 1 }, { "PXAT", 4 }, { "1795315366390", 13 } };
+static const struct resp_arg bat_args_2334[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_2335[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2336[] = { { "MSETNX", 6 }, { "c", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2337[] = { { "INCRBY", 6 }, { "a", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2338[] = { { "GETDEL", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2339[] = { { "SETEX", 5 }, { "c", 1 }, { "x", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2340[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2341[] = { { "MSETNX", 6 }, { "b", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2342[] = { { "GETEX", 5 }, { "e", 1 } };
+static const struct resp_arg bat_args_2343[] = { { "PEXPIREAT", 9 }, { "c", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2344[] = { { "SET", 3 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2345[] = { { "TTL", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_2346[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2347[] = { { "DECRBY", 6 }, { "a", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_2348[] = { { "SETEX", 5 }, { "n", 1 }, { "1000", 4 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2349[] = { { "DEL", 3 }, { "c", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2350[] = { { "MSETNX", 6 }, { "c", 1 }, { "10.5", 4 }, { "f", 1 }, { "hello world", 11 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2351[] = { { "INCRBY", 6 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2352[] = { { "MGET", 4 }, { "c", 1 }, { "f", 1 }, { "n", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2353[] = { { "DECRBY", 6 }, { "f", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_2354[] = { { "GETRANGE", 8 }, { "a", 1 }, { "-9223372036854775808", 20 }, { "0", 1 } };
+static const struct resp_arg bat_args_2355[] = { { "DEL", 3 }, { "f", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_2356[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2357[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2358[] = { { "APPEND", 6 }, { "f", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2359[] = { { "DEL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2360[] = { { "DECR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2361[] = { { "TYPE", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2362[] = { { "MSET", 4 }, { "b", 1 }, { "007", 3 }, { "b", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2363[] = { { "INCRBY", 6 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2364[] = { { "EXISTS", 6 }, { "b", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2365[] = { { "GETSET", 6 }, { "e", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2366[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_2367[] = { { "MSETNX", 6 }, { "a", 1 }, { "hello world", 11 }, { "f", 1 }, { "", 0 }, { "n", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2368[] = { { "SETNX", 5 }, { "c", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2369[] = { { "MGET", 4 }, { "b", 1 }, { "b", 1 }, { "f", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2370[] = { { "STRLEN", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2371[] = { { "GETRANGE", 8 }, { "c", 1 }, { "-9223372036854775808", 20 }, { "-3", 2 } };
+static const struct resp_arg bat_args_2372[] = { { "MGET", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2373[] = { { "EXPIRE", 6 }, { "n", 1 }, { "100", 3 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2374[] = { { "GETRANGE", 8 }, { "c", 1 }, { "-3", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_2375[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_2376[] = { { "INCR", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2377[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2378[] = { { "DECR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2379[] = { { "TYPE", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2380[] = { { "DEL", 3 }, { "f", 1 }, { "c", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_2381[] = { { "TYPE", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2382[] = { { "SET", 3 }, { "n", 1 }, { "1e3", 3 }, { "EX", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_2383[] = { { "GETEX", 5 }, { "n", 1 }, { "EX", 2 }, { "1000", 4 } };
+static const struct resp_arg bat_args_2384[] = { { "SETNX", 5 }, { "a", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2385[] = { { "GETSET", 6 }, { "f", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2386[] = { { "GETEX", 5 }, { "a", 1 }, { "EX", 2 }, { "7", 1 } };
+static const struct resp_arg bat_args_2387[] = { { "SETNX", 5 }, { "f", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2388[] = { { "DECRBY", 6 }, { "e", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2389[] = { { "TTL", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_2390[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2391[] = { { "SET", 3 }, { "a", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2392[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2393[] = { { "SETNX", 5 }, { "f", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2394[] = { { "GETEX", 5 }, { "a", 1 } };
+static const struct resp_arg bat_args_2395[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2396[] = { { "DEL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_2397[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_2398[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2399[] = { { "SET", 3 }, { "b", 1 }, { "abc", 3 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2400[] = { { "MSETNX", 6 }, { "b", 1 }, { "", 0 }, { "b", 1 }, { "inf", 3 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2401[] = { { "PERSIST", 7 }, { "b", 1 } };
+static const struct resp_arg bat_args_2402[] = { { "EXPIRE", 6 }, { "a", 1 }, { "500", 3 }, { "XX", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_2403[] = { { "MSETNX", 6 }, { "c", 1 }, { " 2", 2 }, { "a", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2404[] = { { "MSET", 4 }, { "b", 1 }, { "-0", 2 }, { "b", 1 }, { "1", 1 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2405[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2406[] = { { "MSET", 4 }, { "n", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2407[] = { { "SET", 3 }, { "a", 1 }, { "abc", 3 }, { "NX", 2 }, { "GET", 3 } };
+static const struct resp_arg bat_args_2408[] = { { "EXPIRE", 6 }, { "f", 1 }, { "-1", 2 }, { "LT", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_2409[] = { { "DECRBY", 6 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2410[] = { { "GETRANGE", 8 }, { "b", 1 }, { "", 0 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2411[] = { { "MSETNX", 6 }, { "e", 1 }, { "-5", 2 }, { "a", 1 }, { "0", 1 }, { "a", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2412[] = { { "GETEX", 5 }, { "n", 1 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_2413[] = { { "APPEND", 6 }, { "c", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2414[] = { { "PEXPIREAT", 9 }, { "b", 1 }, { "1795315367389", 13 } };
+static const struct resp_arg bat_args_2415[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2416[] = { { "INCR", 4 }, { "c", 1 } };
+static const struct resp_arg bat_args_2417[] = { { "DECRBY", 6 }, { "b", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_2418[] = { { "SETRANGE", 8 }, { "c", 1 }, { "10", 2 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2419[] = { { "INCR", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2420[] = { { "TYPE", 4 }, { "a", 1 } };
+static const struct resp_arg bat_args_2421[] = { { "SET", 3 }, { "a", 1 }, { "abc", 3 }, { "KEEPTTL", 7 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2422[] = { { "INCRBY", 6 }, { "a", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2423[] = { { "SETRANGE", 8 }, { "f", 1 }, { "10", 2 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2424[] = { { "STRLEN", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_2425[] = { { "SETNX", 5 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2426[] = { { "MGET", 4 }, { "b", 1 } };
+static const struct resp_arg bat_args_2427[] = { { "MSETNX", 6 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2428[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2429[] = { { "DEL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2430[] = { { "SETNX", 5 }, { "f", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2431[] = { { "MSET", 4 }, { "f", 1 }, { "1", 1 }, { "b", 1 }, { "1e3", 3 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2432[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2433[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795315367389", 13 } };
+static const struct resp_arg bat_args_2434[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795315366390", 13 } };
+static const struct resp_arg bat_args_2435[] = { { "TTL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_2436[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2437[] = { { "MSETNX", 6 }, { "c", 1 }, { "3.0", 3 }, { "a", 1 }, { "-5", 2 }, { "b", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2438[] = { { "DECRBY", 6 }, { "c", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2439[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2440[] = { { "EXPIRE", 6 }, { "f", 1 }, { "-1", 2 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2441[] = { { "SETRANGE", 8 }, { "b", 1 }, { "1", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2442[] = { { "APPEND", 6 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2443[] = { { "APPEND", 6 }, { "n", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2444[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2445[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_2446[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_2447[] = { { "INCRBYFLOAT", 11 }, { "e", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2448[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2449[] = { { "MSETNX", 6 }, { "n", 1 }, { "007", 3 }, { "e", 1 }, { "3.0", 3 }, { "a", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2450[] = { { "PERSIST", 7 }, { "f", 1 } };
+static const struct resp_arg bat_args_2451[] = { { "INCRBY", 6 }, { "c", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2452[] = { { "INCRBYFLOAT", 11 }, { "c", 1 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2453[] = { { "TYPE", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2454[] = { { "MSETNX", 6 }, { "b", 1 }, { " 2", 2 }, { "b", 1 }, { "inf", 3 }, { "a", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2455[] = { { "SET", 3 }, { "c", 1 }, { "007", 3 }, { "GET", 3 } };
+static const struct resp_arg bat_args_2456[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2457[] = { { "GET", 3 }, { "a", 1 } };
+static const struct resp_arg bat_args_2458[] = { { "MSET", 4 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2459[] = { { "GETRANGE", 8 }, { "b", 1 }, { "-1", 2 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2460[] = { { "DECR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2461[] = { { "GETSET", 6 }, { "e", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2462[] = { { "GETRANGE", 8 }, { "f", 1 }, { "-1", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_2463[] = { { "DECRBY", 6 }, { "c", 1 }, { "7", 1 } };
+static const struct resp_arg bat_args_2464[] = { { "SET", 3 }, { "e", 1 }, { "abc", 3 }, { "EX", 2 }, { "", 0 }, { "EX", 2 }, { "86400", 5 } };
+static const struct resp_arg bat_args_2465[] = { { "DECRBY", 6 }, { "f", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2466[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2467[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_2468[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2469[] = { { "MGET", 4 }, { "c", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2470[] = { { "GETEX", 5 }, { "e", 1 } };
+static const struct resp_arg bat_args_2471[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2472[] = { { "SETEX", 5 }, { "a", 1 }, { "x", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2473[] = { { "INCRBY", 6 }, { "c", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2474[] = { { "EXPIRE", 6 }, { "f", 1 }, { "500", 3 }, { "XX", 2 }, { "NX", 2 } };
+static const struct resp_arg bat_args_2475[] = { { "SETRANGE", 8 }, { "c", 1 }, { "x", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2476[] = { { "GET", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2477[] = { { "EXPIRE", 6 }, { "a", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2478[] = { { "SET", 3 }, { "e", 1 }, { "0", 1 }, { "PXAT", 4 }, { "1", 1 }, { "KEEPTTL", 7 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_2479[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2480[] = { { "DEL", 3 }, { "e", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2481[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2482[] = { { "SET", 3 }, { "f", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2483[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2484[] = { { "TYPE", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2485[] = { { "GETDEL", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_2486[] = { { "DECRBY", 6 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2487[] = { { "INCRBYFLOAT", 11 }, { "f", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2488[] = { { "DECRBY", 6 }, { "a", 1 }, { "-3", 2 } };
+static const struct resp_arg bat_args_2489[] = { { "SET", 3 }, { "a", 1 }, { "-5", 2 }, { "PX", 2 }, { "500000", 6 }, { "PX", 2 }, { "1000000", 7 } };
+static const struct resp_arg bat_args_2490[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_2491[] = { { "EXISTS", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2492[] = { { "GETEX", 5 }, { "c", 1 }, { "EX", 2 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2493[] = { { "SETNX", 5 }, { "f", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2494[] = { { "EXISTS", 6 }, { "c", 1 }, { "f", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2495[] = { { "GETRANGE", 8 }, { "n", 1 }, { "abc", 3 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2496[] = { { "GETSET", 6 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2497[] = { { "STRLEN", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2498[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2499[] = { { "INCRBY", 6 }, { "n", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2500[] = { { "SETRANGE", 8 }, { "a", 1 }, { "x", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2501[] = { { "INCRBY", 6 }, { "n", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2502[] = { { "DEL", 3 }, { "a", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2503[] = { { "APPEND", 6 }, { "f", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2504[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2505[] = { { "EXPIRE", 6 }, { "a", 1 }, { "100", 3 }, { "GT", 2 }, { "LT", 2 } };
+static const struct resp_arg bat_args_2506[] = { { "SET", 3 }, { "c", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2507[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_2508[] = { { "SETNX", 5 }, { "c", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2509[] = { { "TTL", 3 }, { "b", 1 } };
+static const struct resp_arg bat_args_2510[] = { { "PERSIST", 7 }, { "n", 1 } };
+static const struct resp_arg bat_args_2511[] = { { "SETEX", 5 }, { "f", 1 }, { "x", 1 }, { "hello world", 11 } };
+static const struct resp_arg bat_args_2512[] = { { "INCRBY", 6 }, { "c", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2513[] = { { "DEL", 3 }, { "c", 1 } };
+static const struct resp_arg bat_args_2514[] = { { "SET", 3 }, { "b", 1 }, { "", 0 }, { "KEEPTTL", 7 } };
+static const struct resp_arg bat_args_2515[] = { { "SETNX", 5 }, { "e", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2516[] = { { "INCR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2517[] = { { "SETRANGE", 8 }, { "b", 1 }, { "0", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2518[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2519[] = { { "DECRBY", 6 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2520[] = { { "INCRBY", 6 }, { "c", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2521[] = { { "DEL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_2522[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2523[] = { { "DECRBY", 6 }, { "n", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_2524[] = { { "GETSET", 6 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2525[] = { { "GETEX", 5 }, { "e", 1 }, { "PERSIST", 7 } };
+static const struct resp_arg bat_args_2526[] = { { "EXPIRE", 6 }, { "b", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2527[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2528[] = { { "MSET", 4 }, { "n", 1 }, { "inf", 3 }, { "n", 1 }, { "", 0 }, { "c", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2529[] = { { "DEL", 3 }, { "c", 1 }, { "b", 1 } };
+static const struct resp_arg bat_args_2530[] = { { "SETRANGE", 8 }, { "e", 1 }, { "10", 2 }, { "", 0 } };
+static const struct resp_arg bat_args_2531[] = { { "GETSET", 6 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2532[] = { { "MGET", 4 }, { "c", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_2533[] = { { "SETEX", 5 }, { "f", 1 }, { "x", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2534[] = { { "SETNX", 5 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2535[] = { { "GETDEL", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2536[] = { { "DEL", 3 }, { "n", 1 }, { "c", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2537[] = { { "SETNX", 5 }, { "b", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2538[] = { { "MSET", 4 }, { "a", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2539[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_2540[] = { { "SETNX", 5 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2541[] = { { "PEXPIREAT", 9 }, { "e", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2542[] = { { "EXISTS", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_2543[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2544[] = { { "SETEX", 5 }, { "f", 1 }, { "86400", 5 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2545[] = { { "EXPIRE", 6 }, { "c", 1 }, { "-1", 2 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2546[] = { { "DEL", 3 }, { "e", 1 }, { "n", 1 } };
+static const struct resp_arg bat_args_2547[] = { { "PERSIST", 7 }, { "e", 1 } };
+static const struct resp_arg bat_args_2548[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2549[] = { { "MGET", 4 }, { "e", 1 }, { "e", 1 }, { "f", 1 } };
+static const struct resp_arg bat_args_2550[] = { { "SETRANGE", 8 }, { "b", 1 }, { "-1", 2 }, { "-0", 2 } };
+static const struct resp_arg bat_args_2551[] = { { "DECRBY", 6 }, { "c", 1 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2552[] = { { "MSET", 4 }, { "e", 1 }, { "-5", 2 }, { "e", 1 }, { "10.5", 4 } };
+static const struct resp_arg bat_args_2553[] = { { "SETRANGE", 8 }, { "f", 1 }, { "1", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2554[] = { { "SETRANGE", 8 }, { "a", 1 }, { "0", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2555[] = { { "GETRANGE", 8 }, { "e", 1 }, { "1.5", 3 }, { "0", 1 } };
+static const struct resp_arg bat_args_2556[] = { { "GETRANGE", 8 }, { "b", 1 }, { "0", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2557[] = { { "GETRANGE", 8 }, { "e", 1 }, { "100", 3 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2558[] = { { "INCRBY", 6 }, { "b", 1 }, { "-9223372036854775808", 20 } };
+static const struct resp_arg bat_args_2559[] = { { "SETRANGE", 8 }, { "c", 1 }, { "10", 2 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2560[] = { { "GETEX", 5 }, { "f", 1 }, { "EX", 2 }, { "9223372036854775807", 19 } };
+static const struct resp_arg bat_args_2561[] = { { "SETNX", 5 }, { "n", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2562[] = { { "SET", 3 }, { "n", 1 }, { "3.0", 3 }, { "EX", 2 }, { "1", 1 } };
+static const struct resp_arg bat_args_2563[] = { { "MSET", 4 }, { "b", 1 }, { "1", 1 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2564[] = { { "GETDEL", 6 }, { "c", 1 } };
+static const struct resp_arg bat_args_2565[] = { { "DECRBY", 6 }, { "a", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2566[] = { { "MSET", 4 }, { "n", 1 }, { "abc", 3 }, { "n", 1 }, { "-0", 2 }, { "e", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2567[] = { { "APPEND", 6 }, { "e", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2568[] = { { "MSET", 4 }, { "b", 1 }, { "inf", 3 } };
+static const struct resp_arg bat_args_2569[] = { { "GETRANGE", 8 }, { "a", 1 }, { "100", 3 }, { "7", 1 } };
+static const struct resp_arg bat_args_2570[] = { { "MSET", 4 }, { "e", 1 }, { "0", 1 }, { "c", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2571[] = { { "DEL", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_2572[] = { { "SETNX", 5 }, { "e", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2573[] = { { "DEL", 3 }, { "f", 1 }, { "a", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_2574[] = { { "STRLEN", 6 }, { "f", 1 } };
+static const struct resp_arg bat_args_2575[] = { { "GETEX", 5 }, { "c", 1 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_2576[] = { { "SETNX", 5 }, { "n", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2577[] = { { "DECRBY", 6 }, { "c", 1 }, { "-1", 2 } };
+static const struct resp_arg bat_args_2578[] = { { "PERSIST", 7 }, { "c", 1 } };
+static const struct resp_arg bat_args_2579[] = { { "PERSIST", 7 }, { "a", 1 } };
+static const struct resp_arg bat_args_2580[] = { { "DECRBY", 6 }, { "f", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2581[] = { { "PEXPIREAT", 9 }, { "n", 1 }, { "1795324367390", 13 } };
+static const struct resp_arg bat_args_2582[] = { { "INCR", 4 }, { "f", 1 } };
+static const struct resp_arg bat_args_2583[] = { { "SETRANGE", 8 }, { "a", 1 }, { "1", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2584[] = { { "TTL", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2585[] = { { "INCRBY", 6 }, { "f", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_2586[] = { { "GET", 3 }, { "e", 1 } };
+static const struct resp_arg bat_args_2587[] = { { "DECRBY", 6 }, { "n", 1 }, { "abc", 3 } };
+static const struct resp_arg bat_args_2588[] = { { "SETNX", 5 }, { "e", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2589[] = { { "GETSET", 6 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2590[] = { { "APPEND", 6 }, { "e", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2591[] = { { "SETEX", 5 }, { "e", 1 }, { "500", 3 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2592[] = { { "DECR", 4 }, { "n", 1 } };
+static const struct resp_arg bat_args_2593[] = { { "INCR", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2594[] = { { "EXPIRE", 6 }, { "c", 1 }, { "abc", 3 }, { "LT", 2 }, { "GT", 2 } };
+static const struct resp_arg bat_args_2595[] = { { "SETEX", 5 }, { "n", 1 }, { "x", 1 }, { " 2", 2 } };
+static const struct resp_arg bat_args_2596[] = { { "GETEX", 5 }, { "f", 1 }, { "EX", 2 }, { "500", 3 } };
+static const struct resp_arg bat_args_2597[] = { { "GETDEL", 6 }, { "a", 1 } };
+static const struct resp_arg bat_args_2598[] = { { "GET", 3 }, { "n", 1 } };
+static const struct resp_arg bat_args_2599[] = { { "GETSET", 6 }, { "n", 1 }, { "007", 3 } };
+static const struct resp_arg bat_args_2600[] = { { "INCRBYFLOAT", 11 }, { "b", 1 }, { "1e3", 3 } };
+static const struct resp_arg bat_args_2601[] = { { "INCRBY", 6 }, { "b", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2602[] = { { "SET", 3 }, { "n", 1 }, { "hello world", 11 }, { "XX", 2 } };
+static const struct resp_arg bat_args_2603[] = { { "MGET", 4 }, { "b", 1 }, { "e", 1 } };
+static const struct resp_arg bat_args_2604[] = { { "MSET", 4 }, { "c", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2605[] = { { "SETEX", 5 }, { "b", 1 }, { "1000", 4 }, { "007", 3 } };
+static const struct resp_arg bat_args_2606[] = { { "TYPE", 4 }, { "e", 1 } };
+static const struct resp_arg bat_args_2607[] = { { "GETRANGE", 8 }, { "b", 1 }, { "100", 3 }, { "0", 1 } };
+static const struct resp_arg bat_args_2608[] = { { "STRLEN", 6 }, { "e", 1 } };
+static const struct resp_arg bat_args_2609[] = { { "EXISTS", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2610[] = { { "GETRANGE", 8 }, { "b", 1 }, { "7", 1 }, { "1.5", 3 } };
+static const struct resp_arg bat_args_2611[] = { { "GET", 3 }, { "f", 1 } };
+static const struct resp_arg bat_args_2612[] = { { "STRLEN", 6 }, { "n", 1 } };
+static const struct resp_arg bat_args_2613[] = { { "EXISTS", 6 }, { "n", 1 }, { "f", 1 }, { "a", 1 } };
+static const struct resp_arg bat_args_2614[] = { { "MGET", 4 }, { "a", 1 }, { "c", 1 } };
+static const struct resp_arg bat_args_2615[] = { { "SET", 3 }, { "n", 1 }, { "3.0", 3 } };
+static const struct resp_arg bat_args_2616[] = { { "SETNX", 5 }, { "n", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2617[] = { { "MSETNX", 6 }, { "c", 1 }, { "-0", 2 }, { "e", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2618[] = { { "GETDEL", 6 }, { "b", 1 } };
+static const struct resp_arg bat_args_2619[] = { { "INCRBYFLOAT", 11 }, { "a", 1 }, { "100", 3 } };
+static const struct resp_arg bat_args_2620[] = { { "PEXPIREAT", 9 }, { "f", 1 }, { "1", 1 } };
+static const struct resp_arg bat_args_2621[] = { { "GETEX", 5 }, { "a", 1 }, { "EX", 2 }, { "100", 3 } };
+static const struct resp_arg bat_args_2622[] = { { "INCRBYFLOAT", 11 }, { "n", 1 }, { "0", 1 } };
+static const struct resp_arg bat_args_2623[] = { { "SETNX", 5 }, { "c", 1 }, { "-5", 2 } };
+static const struct resp_arg bat_args_2624[] = { { "EXPIRE", 6 }, { "f", 1 }, { "abc", 3 }, { "GT", 2 } };
+static const struct resp_arg bat_args_2625[] = { { "GETSET", 6 }, { "a", 1 }, { "", 0 } };
+static const struct resp_arg bat_args_2626[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "ping", 4 } };
+static const struct resp_arg bat_args_2627[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "echo", 4 } };
+static const struct resp_arg bat_args_2628[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "hello", 5 } };
+static const struct resp_arg bat_args_2629[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "quit", 4 } };
+static const struct resp_arg bat_args_2630[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "select", 6 } };
+static const struct resp_arg bat_args_2631[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "auth", 4 } };
+static const struct resp_arg bat_args_2632[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "client", 6 } };
+static const struct resp_arg bat_args_2633[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "command", 7 } };
+static const struct resp_arg bat_args_2634[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "config", 6 } };
+static const struct resp_arg bat_args_2635[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "info", 4 } };
+static const struct resp_arg bat_args_2636[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "dbsize", 6 } };
+static const struct resp_arg bat_args_2637[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "flushall", 8 } };
+static const struct resp_arg bat_args_2638[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "flushdb", 7 } };
+static const struct resp_arg bat_args_2639[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "get", 3 } };
+static const struct resp_arg bat_args_2640[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "set", 3 } };
+static const struct resp_arg bat_args_2641[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "setnx", 5 } };
+static const struct resp_arg bat_args_2642[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "setex", 5 } };
+static const struct resp_arg bat_args_2643[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "psetex", 6 } };
+static const struct resp_arg bat_args_2644[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "getset", 6 } };
+static const struct resp_arg bat_args_2645[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "getdel", 6 } };
+static const struct resp_arg bat_args_2646[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "getex", 5 } };
+static const struct resp_arg bat_args_2647[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "mget", 4 } };
+static const struct resp_arg bat_args_2648[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "mset", 4 } };
+static const struct resp_arg bat_args_2649[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "msetnx", 6 } };
+static const struct resp_arg bat_args_2650[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "del", 3 } };
+static const struct resp_arg bat_args_2651[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "unlink", 6 } };
+static const struct resp_arg bat_args_2652[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "exists", 6 } };
+static const struct resp_arg bat_args_2653[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "incr", 4 } };
+static const struct resp_arg bat_args_2654[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "incrby", 6 } };
+static const struct resp_arg bat_args_2655[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "decr", 4 } };
+static const struct resp_arg bat_args_2656[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "decrby", 6 } };
+static const struct resp_arg bat_args_2657[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "incrbyfloat", 11 } };
+static const struct resp_arg bat_args_2658[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "append", 6 } };
+static const struct resp_arg bat_args_2659[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "strlen", 6 } };
+static const struct resp_arg bat_args_2660[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "getrange", 8 } };
+static const struct resp_arg bat_args_2661[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "setrange", 8 } };
+static const struct resp_arg bat_args_2662[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "expire", 6 } };
+static const struct resp_arg bat_args_2663[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "pexpire", 7 } };
+static const struct resp_arg bat_args_2664[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "expireat", 8 } };
+static const struct resp_arg bat_args_2665[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "pexpireat", 9 } };
+static const struct resp_arg bat_args_2666[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "ttl", 3 } };
+static const struct resp_arg bat_args_2667[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "pttl", 4 } };
+static const struct resp_arg bat_args_2668[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "persist", 7 } };
+static const struct resp_arg bat_args_2669[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "type", 4 } };
+static const struct resp_arg bat_args_2670[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "scan", 4 } };
+static const struct resp_arg bat_args_2671[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "keys", 4 } };
+static const struct resp_arg bat_args_2672[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "readonly", 8 } };
+static const struct resp_arg bat_args_2673[] = { { "COMMAND", 7 }, { "INFO", 4 }, { "readwrite", 9 } };
 static const struct bat_case bat_cases[] = {
-	{ 0, "set", 1795315061300ll, 2, bat_args_0,
+	{ 0, "set", 1795315366619ll, 2, bat_args_0,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 0, "set", 1795315061300ll, 3, bat_args_1,
+	{ 0, "set", 1795315366619ll, 3, bat_args_1,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_2,
+	{ 0, "set", 1795315366619ll, 2, bat_args_2,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 0, "set", 1795315061300ll, 3, bat_args_3,
+	{ 0, "set", 1795315366619ll, 3, bat_args_3,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_4,
+	{ 0, "set", 1795315366619ll, 2, bat_args_4,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_5,
+	{ 0, "set", 1795315366619ll, 2, bat_args_5,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_6,
+	{ 0, "set", 1795315366619ll, 4, bat_args_6,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_7,
+	{ 0, "set", 1795315366619ll, 4, bat_args_7,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_8,
+	{ 0, "set", 1795315366619ll, 2, bat_args_8,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_9,
+	{ 0, "set", 1795315366619ll, 4, bat_args_9,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_10,
+	{ 0, "set", 1795315366619ll, 2, bat_args_10,
 	  "$2\r\nv2\r\n", 8,
 	  "$2\r\nv2\r\n", 8 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_11,
+	{ 0, "set", 1795315366619ll, 4, bat_args_11,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_12,
+	{ 0, "set", 1795315366619ll, 5, bat_args_12,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_13,
+	{ 0, "set", 1795315366619ll, 5, bat_args_13,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 0, "set", 1795315061300ll, 7, bat_args_14,
+	{ 0, "set", 1795315366619ll, 7, bat_args_14,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 0, "set", 1795315061300ll, 6, bat_args_15,
+	{ 0, "set", 1795315366619ll, 6, bat_args_15,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 0, "set", 1795315061300ll, 6, bat_args_16,
+	{ 0, "set", 1795315366619ll, 6, bat_args_16,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_17,
+	{ 0, "set", 1795315366619ll, 4, bat_args_17,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_18,
+	{ 0, "set", 1795315366619ll, 4, bat_args_18,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_19,
+	{ 0, "set", 1795315366619ll, 4, bat_args_19,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 0, "set", 1795315061300ll, 7, bat_args_20,
+	{ 0, "set", 1795315366619ll, 7, bat_args_20,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_21,
+	{ 0, "set", 1795315366619ll, 2, bat_args_21,
 	  ":20\r\n", 5,
 	  ":20\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 7, bat_args_22,
+	{ 0, "set", 1795315366619ll, 7, bat_args_22,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_23,
+	{ 0, "set", 1795315366619ll, 2, bat_args_23,
 	  ":90\r\n", 5,
 	  ":90\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_24,
+	{ 0, "set", 1795315366619ll, 5, bat_args_24,
 	  "-ERR invalid expire time in 'set' command\r\n", 43,
 	  "-ERR invalid expire time in 'set' command\r\n", 43 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_25,
+	{ 0, "set", 1795315366619ll, 5, bat_args_25,
 	  "-ERR invalid expire time in 'set' command\r\n", 43,
 	  "-ERR invalid expire time in 'set' command\r\n", 43 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_26,
+	{ 0, "set", 1795315366619ll, 5, bat_args_26,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_27,
+	{ 0, "set", 1795315366619ll, 5, bat_args_27,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_28,
+	{ 0, "set", 1795315366619ll, 5, bat_args_28,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_29,
+	{ 0, "set", 1795315366619ll, 5, bat_args_29,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_30,
+	{ 0, "set", 1795315366619ll, 5, bat_args_30,
 	  "-ERR invalid expire time in 'set' command\r\n", 43,
 	  "-ERR invalid expire time in 'set' command\r\n", 43 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_31,
+	{ 0, "set", 1795315366619ll, 5, bat_args_31,
 	  "-ERR invalid expire time in 'set' command\r\n", 43,
 	  "-ERR invalid expire time in 'set' command\r\n", 43 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_32,
+	{ 0, "set", 1795315366619ll, 5, bat_args_32,
 	  "-ERR invalid expire time in 'set' command\r\n", 43,
 	  "-ERR invalid expire time in 'set' command\r\n", 43 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_33,
+	{ 0, "set", 1795315366619ll, 5, bat_args_33,
 	  "-ERR invalid expire time in 'set' command\r\n", 43,
 	  "-ERR invalid expire time in 'set' command\r\n", 43 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_34,
+	{ 0, "set", 1795315366619ll, 5, bat_args_34,
 	  "-ERR invalid expire time in 'set' command\r\n", 43,
 	  "-ERR invalid expire time in 'set' command\r\n", 43 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_35,
+	{ 0, "set", 1795315366619ll, 5, bat_args_35,
 	  "-ERR invalid expire time in 'set' command\r\n", 43,
 	  "-ERR invalid expire time in 'set' command\r\n", 43 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_36,
+	{ 0, "set", 1795315366619ll, 5, bat_args_36,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_37,
+	{ 0, "set", 1795315366619ll, 2, bat_args_37,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_38,
+	{ 0, "set", 1795315366619ll, 2, bat_args_38,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 0, "set", 1795315061300ll, 3, bat_args_39,
+	{ 0, "set", 1795315366619ll, 3, bat_args_39,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_40,
+	{ 0, "set", 1795315366619ll, 4, bat_args_40,
 	  "$2\r\nv1\r\n", 8,
 	  "$2\r\nv1\r\n", 8 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_41,
+	{ 0, "set", 1795315366619ll, 4, bat_args_41,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_42,
+	{ 0, "set", 1795315366619ll, 2, bat_args_42,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_43,
+	{ 0, "set", 1795315366619ll, 5, bat_args_43,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_44,
+	{ 0, "set", 1795315366619ll, 2, bat_args_44,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_45,
+	{ 0, "set", 1795315366619ll, 5, bat_args_45,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_46,
+	{ 0, "set", 1795315366619ll, 5, bat_args_46,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_47,
+	{ 0, "set", 1795315366619ll, 2, bat_args_47,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_48,
+	{ 0, "set", 1795315366619ll, 5, bat_args_48,
 	  "$2\r\nv4\r\n", 8,
 	  "$2\r\nv4\r\n", 8 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_49,
+	{ 0, "set", 1795315366619ll, 5, bat_args_49,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_50,
+	{ 0, "set", 1795315366619ll, 5, bat_args_50,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_51,
+	{ 0, "set", 1795315366619ll, 4, bat_args_51,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_52,
+	{ 0, "set", 1795315366619ll, 2, bat_args_52,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_53,
+	{ 0, "set", 1795315366619ll, 2, bat_args_53,
 	  "$2\r\nv2\r\n", 8,
 	  "$2\r\nv2\r\n", 8 },
-	{ 0, "set", 1795315061300ll, 3, bat_args_54,
+	{ 0, "set", 1795315366619ll, 3, bat_args_54,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_55,
+	{ 0, "set", 1795315366619ll, 2, bat_args_55,
 	  ":-1\r\n", 5,
 	  ":-1\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 4, bat_args_56,
+	{ 0, "set", 1795315366619ll, 4, bat_args_56,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 0, "set", 1795315061300ll, 6, bat_args_57,
+	{ 0, "set", 1795315366619ll, 6, bat_args_57,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_58,
+	{ 0, "set", 1795315366619ll, 2, bat_args_58,
 	  ":50\r\n", 5,
 	  ":50\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_59,
+	{ 0, "set", 1795315366619ll, 5, bat_args_59,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_60,
+	{ 0, "set", 1795315366619ll, 2, bat_args_60,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_61,
+	{ 0, "set", 1795315366619ll, 5, bat_args_61,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_62,
+	{ 0, "set", 1795315366619ll, 5, bat_args_62,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 0, "set", 1795315061300ll, 5, bat_args_63,
+	{ 0, "set", 1795315366619ll, 5, bat_args_63,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 0, "set", 1795315061300ll, 7, bat_args_64,
+	{ 0, "set", 1795315366619ll, 7, bat_args_64,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 0, "set", 1795315061300ll, 2, bat_args_65,
+	{ 0, "set", 1795315366619ll, 2, bat_args_65,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 1, "setex", 1795315061322ll, 3, bat_args_66,
+	{ 1, "setex", 1795315366640ll, 3, bat_args_66,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 1, "setex", 1795315061322ll, 3, bat_args_67,
+	{ 1, "setex", 1795315366640ll, 3, bat_args_67,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_68,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_68,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_69,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_69,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_70,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_70,
 	  ":10\r\n", 5,
 	  ":10\r\n", 5 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_71,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_71,
 	  "-ERR invalid expire time in 'setex' command\r\n", 45,
 	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_72,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_72,
 	  "-ERR invalid expire time in 'setex' command\r\n", 45,
 	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_73,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_73,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_74,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_74,
 	  "-ERR invalid expire time in 'setex' command\r\n", 45,
 	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_75,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_75,
 	  "-ERR invalid expire time in 'psetex' command\r\n", 46,
 	  "-ERR invalid expire time in 'psetex' command\r\n", 46 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_76,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_76,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_77,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_77,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_78,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_78,
 	  "-ERR invalid expire time in 'psetex' command\r\n", 46,
 	  "-ERR invalid expire time in 'psetex' command\r\n", 46 },
-	{ 1, "setex", 1795315061322ll, 3, bat_args_79,
+	{ 1, "setex", 1795315366640ll, 3, bat_args_79,
 	  "-ERR wrong number of arguments for 'setex' command\r\n", 52,
 	  "-ERR wrong number of arguments for 'setex' command\r\n", 52 },
-	{ 1, "setex", 1795315061322ll, 3, bat_args_80,
+	{ 1, "setex", 1795315366640ll, 3, bat_args_80,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_81,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_81,
 	  ":-1\r\n", 5,
 	  ":-1\r\n", 5 },
-	{ 1, "setex", 1795315061322ll, 3, bat_args_82,
+	{ 1, "setex", 1795315366640ll, 3, bat_args_82,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_83,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_83,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_84,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_84,
 	  "$3\r\nnew\r\n", 9,
 	  "$3\r\nnew\r\n", 9 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_85,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_85,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_86,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_86,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 1, "setex", 1795315061322ll, 4, bat_args_87,
+	{ 1, "setex", 1795315366640ll, 4, bat_args_87,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 1, "setex", 1795315061322ll, 3, bat_args_88,
+	{ 1, "setex", 1795315366640ll, 3, bat_args_88,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 1, "setex", 1795315061322ll, 2, bat_args_89,
+	{ 1, "setex", 1795315366640ll, 2, bat_args_89,
 	  ":-1\r\n", 5,
 	  ":-1\r\n", 5 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_90,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_90,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_91,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_91,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_92,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_92,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_93,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_93,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_94,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_94,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_95,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_95,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_96,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_96,
 	  ":-1\r\n", 5,
 	  ":-1\r\n", 5 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_97,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_97,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_98,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_98,
 	  ":5\r\n", 4,
 	  ":5\r\n", 4 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_99,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_99,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_100,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_100,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_101,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_101,
 	  ":300\r\n", 6,
 	  ":300\r\n", 6 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_102,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_102,
 	  "-ERR invalid expire time in 'getex' command\r\n", 45,
 	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_103,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_103,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_104,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_104,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_105,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_105,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_106,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_106,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_107,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_107,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_108,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_108,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 2, "getex", 1795315061334ll, 5, bat_args_109,
+	{ 2, "getex", 1795315366652ll, 5, bat_args_109,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 2, "getex", 1795315061334ll, 5, bat_args_110,
+	{ 2, "getex", 1795315366652ll, 5, bat_args_110,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_111,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_111,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_112,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_112,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_113,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_113,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_114,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_114,
 	  "-ERR invalid expire time in 'getex' command\r\n", 45,
 	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_115,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_115,
 	  "-ERR invalid expire time in 'getex' command\r\n", 45,
 	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_116,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_116,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_117,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_117,
 	  ":-1\r\n", 5,
 	  ":-1\r\n", 5 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_118,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_118,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_119,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_119,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_120,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_120,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 2, "getex", 1795315061334ll, 3, bat_args_121,
+	{ 2, "getex", 1795315366652ll, 3, bat_args_121,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 2, "getex", 1795315061334ll, 4, bat_args_122,
+	{ 2, "getex", 1795315366652ll, 4, bat_args_122,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_123,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_123,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 2, "getex", 1795315061334ll, 1, bat_args_124,
+	{ 2, "getex", 1795315366652ll, 1, bat_args_124,
 	  "-ERR wrong number of arguments for 'getex' command\r\n", 52,
 	  "-ERR wrong number of arguments for 'getex' command\r\n", 52 },
-	{ 2, "getex", 1795315061334ll, 6, bat_args_125,
+	{ 2, "getex", 1795315366652ll, 6, bat_args_125,
 	  "$-1\r\n", 5,
 	  "_\r\n", 3 },
-	{ 2, "getex", 1795315061334ll, 2, bat_args_126,
+	{ 2, "getex", 1795315366652ll, 2, bat_args_126,
 	  ":-2\r\n", 5,
 	  ":-2\r\n", 5 },
-	{ 3, "mset", 1795315061346ll, 5, bat_args_127,
+	{ 3, "mset", 1795315366661ll, 5, bat_args_127,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 3, "mset", 1795315061346ll, 4, bat_args_128,
+	{ 3, "mset", 1795315366661ll, 4, bat_args_128,
 	  "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n", 23,
 	  "*3\r\n$1\r\n1\r\n$1\r\n2\r\n_\r\n", 21 },
-	{ 3, "mset", 1795315061346ll, 2, bat_args_129,
+	{ 3, "mset", 1795315366661ll, 2, bat_args_129,
 	  "-ERR wrong number of arguments for 'mset' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'mset' command\r\n", 51 },
-	{ 3, "mset", 1795315061346ll, 4, bat_args_130,
+	{ 3, "mset", 1795315366661ll, 4, bat_args_130,
 	  "-ERR wrong number of arguments for 'mset' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'mset' command\r\n", 51 },
-	{ 3, "mset", 1795315061346ll, 5, bat_args_131,
+	{ 3, "mset", 1795315366661ll, 5, bat_args_131,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 3, "mset", 1795315061346ll, 2, bat_args_132,
+	{ 3, "mset", 1795315366661ll, 2, bat_args_132,
 	  "*1\r\n$-1\r\n", 9,
 	  "*1\r\n_\r\n", 7 },
-	{ 3, "mset", 1795315061346ll, 5, bat_args_133,
+	{ 3, "mset", 1795315366661ll, 5, bat_args_133,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 3, "mset", 1795315061346ll, 5, bat_args_134,
+	{ 3, "mset", 1795315366661ll, 5, bat_args_134,
 	  "*4\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n", 32,
 	  "*4\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n", 32 },
-	{ 3, "mset", 1795315061346ll, 5, bat_args_135,
+	{ 3, "mset", 1795315366661ll, 5, bat_args_135,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 3, "mset", 1795315061346ll, 2, bat_args_136,
+	{ 3, "mset", 1795315366661ll, 2, bat_args_136,
 	  "$1\r\n2\r\n", 7,
 	  "$1\r\n2\r\n", 7 },
-	{ 3, "mset", 1795315061346ll, 5, bat_args_137,
+	{ 3, "mset", 1795315366661ll, 5, bat_args_137,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 3, "mset", 1795315061346ll, 2, bat_args_138,
+	{ 3, "mset", 1795315366661ll, 2, bat_args_138,
 	  "$1\r\n2\r\n", 7,
 	  "$1\r\n2\r\n", 7 },
-	{ 3, "mset", 1795315061346ll, 5, bat_args_139,
+	{ 3, "mset", 1795315366661ll, 5, bat_args_139,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 3, "mset", 1795315061346ll, 3, bat_args_140,
+	{ 3, "mset", 1795315366661ll, 3, bat_args_140,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 3, "mset", 1795315061346ll, 2, bat_args_141,
+	{ 3, "mset", 1795315366661ll, 2, bat_args_141,
 	  ":-1\r\n", 5,
 	  ":-1\r\n", 5 },
-	{ 3, "mset", 1795315061346ll, 3, bat_args_142,
+	{ 3, "mset", 1795315366661ll, 3, bat_args_142,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 3, "mset", 1795315061346ll, 2, bat_args_143,
+	{ 3, "mset", 1795315366661ll, 2, bat_args_143,
 	  "-ERR wrong number of arguments for 'msetnx' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'msetnx' command\r\n", 53 },
-	{ 3, "mset", 1795315061346ll, 1, bat_args_144,
+	{ 3, "mset", 1795315366661ll, 1, bat_args_144,
 	  "-ERR wrong number of arguments for 'mget' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'mget' command\r\n", 51 },
-	{ 3, "mset", 1795315061346ll, 2, bat_args_145,
+	{ 3, "mset", 1795315366661ll, 2, bat_args_145,
 	  "*1\r\n$-1\r\n", 9,
 	  "*1\r\n_\r\n", 7 },
-	{ 3, "mset", 1795315061346ll, 5, bat_args_146,
+	{ 3, "mset", 1795315366661ll, 5, bat_args_146,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 3, "mset", 1795315061346ll, 3, bat_args_147,
+	{ 3, "mset", 1795315366661ll, 3, bat_args_147,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 3, "mset", 1795315061346ll, 2, bat_args_148,
+	{ 3, "mset", 1795315366661ll, 2, bat_args_148,
 	  "$1\r\n1\r\n", 7,
 	  "$1\r\n1\r\n", 7 },
-	{ 4, "keys", 1795315061353ll, 3, bat_args_149,
+	{ 4, "keys", 1795315366682ll, 3, bat_args_149,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 3, bat_args_150,
+	{ 4, "keys", 1795315366682ll, 3, bat_args_150,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 4, bat_args_151,
+	{ 4, "keys", 1795315366682ll, 4, bat_args_151,
 	  ":2\r\n", 4,
 	  ":2\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_152,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_152,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 3, bat_args_153,
+	{ 4, "keys", 1795315366682ll, 3, bat_args_153,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 4, bat_args_154,
+	{ 4, "keys", 1795315366682ll, 4, bat_args_154,
 	  ":2\r\n", 4,
 	  ":2\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_155,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_155,
 	  "+string\r\n", 9,
 	  "+string\r\n", 9 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_156,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_156,
 	  "+none\r\n", 7,
 	  "+none\r\n", 7 },
-	{ 4, "keys", 1795315061353ll, 3, bat_args_157,
+	{ 4, "keys", 1795315366682ll, 3, bat_args_157,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_158,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_158,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 5, bat_args_159,
+	{ 4, "keys", 1795315366682ll, 5, bat_args_159,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_160,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_160,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_161,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_161,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_162,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_162,
 	  "+none\r\n", 7,
 	  "+none\r\n", 7 },
-	{ 4, "keys", 1795315061353ll, 1, bat_args_163,
+	{ 4, "keys", 1795315366682ll, 1, bat_args_163,
 	  "-ERR wrong number of arguments for 'del' command\r\n", 50,
 	  "-ERR wrong number of arguments for 'del' command\r\n", 50 },
-	{ 4, "keys", 1795315061353ll, 1, bat_args_164,
+	{ 4, "keys", 1795315366682ll, 1, bat_args_164,
 	  "-ERR wrong number of arguments for 'exists' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'exists' command\r\n", 53 },
-	{ 4, "keys", 1795315061353ll, 3, bat_args_165,
+	{ 4, "keys", 1795315366682ll, 3, bat_args_165,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 4, bat_args_166,
+	{ 4, "keys", 1795315366682ll, 4, bat_args_166,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_167,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_167,
 	  ":-2\r\n", 5,
 	  ":-2\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_168,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_168,
 	  ":-2\r\n", 5,
 	  ":-2\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_169,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_169,
 	  ":-2\r\n", 5,
 	  ":-2\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_170,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_170,
 	  ":-2\r\n", 5,
 	  ":-2\r\n", 5 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_171,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_171,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 4, "keys", 1795315061353ll, 2, bat_args_172,
+	{ 4, "keys", 1795315366682ll, 2, bat_args_172,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_173,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_173,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_174,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_174,
 	  ":2\r\n", 4,
 	  ":2\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_175,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_175,
 	  ":12\r\n", 5,
 	  ":12\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_176,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_176,
 	  ":11\r\n", 5,
 	  ":11\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_177,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_177,
 	  ":6\r\n", 4,
 	  ":6\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_178,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_178,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_179,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_179,
 	  ":5\r\n", 4,
 	  ":5\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_180,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_180,
 	  "$1\r\n5\r\n", 7,
 	  "$1\r\n5\r\n", 7 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_181,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_181,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_182,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_182,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_183,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_183,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_184,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_184,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_185,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_185,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_186,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_186,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_187,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_187,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_188,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_188,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_189,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_189,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_190,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_190,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_191,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_191,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_192,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_192,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_193,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_193,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_194,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_194,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_195,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_195,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_196,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_196,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_197,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_197,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_198,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_198,
 	  "-ERR increment or decrement would overflow\r\n", 44,
 	  "-ERR increment or decrement would overflow\r\n", 44 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_199,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_199,
 	  "-ERR increment or decrement would overflow\r\n", 44,
 	  "-ERR increment or decrement would overflow\r\n", 44 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_200,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_200,
 	  ":9223372036854775806\r\n", 22,
 	  ":9223372036854775806\r\n", 22 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_201,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_201,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_202,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_202,
 	  "-ERR increment or decrement would overflow\r\n", 44,
 	  "-ERR increment or decrement would overflow\r\n", 44 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_203,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_203,
 	  "-ERR increment or decrement would overflow\r\n", 44,
 	  "-ERR increment or decrement would overflow\r\n", 44 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_204,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_204,
 	  "-ERR increment or decrement would overflow\r\n", 44,
 	  "-ERR increment or decrement would overflow\r\n", 44 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_205,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_205,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_206,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_206,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_207,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_207,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_208,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_208,
 	  "-ERR decrement would overflow\r\n", 31,
 	  "-ERR decrement would overflow\r\n", 31 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_209,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_209,
 	  "-ERR decrement would overflow\r\n", 31,
 	  "-ERR decrement would overflow\r\n", 31 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_210,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_210,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_211,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_211,
 	  "-ERR increment or decrement would overflow\r\n", 44,
 	  "-ERR increment or decrement would overflow\r\n", 44 },
-	{ 5, "incr", 1795315061360ll, 5, bat_args_212,
+	{ 5, "incr", 1795315366719ll, 5, bat_args_212,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_213,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_213,
 	  ":6\r\n", 4,
 	  ":6\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_214,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_214,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_215,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_215,
 	  "$1\r\n6\r\n", 7,
 	  "$1\r\n6\r\n", 7 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_216,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_216,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_217,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_217,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_218,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_218,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 5, "incr", 1795315061360ll, 3, bat_args_219,
+	{ 5, "incr", 1795315366719ll, 3, bat_args_219,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_220,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_220,
 	  "$1\r\n0\r\n", 7,
 	  "$1\r\n0\r\n", 7 },
-	{ 5, "incr", 1795315061360ll, 1, bat_args_221,
+	{ 5, "incr", 1795315366719ll, 1, bat_args_221,
 	  "-ERR wrong number of arguments for 'incr' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'incr' command\r\n", 51 },
-	{ 5, "incr", 1795315061360ll, 2, bat_args_222,
+	{ 5, "incr", 1795315366719ll, 2, bat_args_222,
 	  "-ERR wrong number of arguments for 'incrby' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'incrby' command\r\n", 53 },
-	{ 5, "incr", 1795315061360ll, 4, bat_args_223,
+	{ 5, "incr", 1795315366719ll, 4, bat_args_223,
 	  "-ERR wrong number of arguments for 'decrby' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'decrby' command\r\n", 53 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_224,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_224,
 	  "$4\r\n10.5\r\n", 10,
 	  "$4\r\n10.5\r\n", 10 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_225,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_225,
 	  "$4\r\n10.6\r\n", 10,
 	  "$4\r\n10.6\r\n", 10 },
-	{ 6, "incrbyfloat", 1795315061377ll, 2, bat_args_226,
+	{ 6, "incrbyfloat", 1795315366773ll, 2, bat_args_226,
 	  "$4\r\n10.6\r\n", 10,
 	  "$4\r\n10.6\r\n", 10 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_227,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_227,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_228,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_228,
 	  "$4\r\n5200\r\n", 10,
 	  "$4\r\n5200\r\n", 10 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_229,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_229,
 	  "$1\r\n0\r\n", 7,
 	  "$1\r\n0\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 2, bat_args_230,
+	{ 6, "incrbyfloat", 1795315366773ll, 2, bat_args_230,
 	  "$1\r\n0\r\n", 7,
 	  "$1\r\n0\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_231,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_231,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_232,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_232,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_233,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_233,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_234,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_234,
 	  "-ERR increment would produce NaN or Infinity\r\n", 46,
 	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_235,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_235,
 	  "-ERR increment would produce NaN or Infinity\r\n", 46,
 	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_236,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_236,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_237,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_237,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_238,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_238,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_239,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_239,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_240,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_240,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_241,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_241,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_242,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_242,
 	  "-ERR increment would produce NaN or Infinity\r\n", 46,
 	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_243,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_243,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_244,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_244,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_245,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_245,
 	  "$401\r\n10000000000000000000281880683947586514586453433629052038625910693539685534008629862039363994848324160522094053927317616200295822777259255734023828976593340661017797447434546173917862448116674971723778943824391593338047470675026246684401359237513603830343735485505244955964979021825038280091068414947402456898653040951017512658092615827588920183472511643316591362664138176309734806343732497430221946880\r\n", 409,
 	  "$401\r\n10000000000000000000281880683947586514586453433629052038625910693539685534008629862039363994848324160522094053927317616200295822777259255734023828976593340661017797447434546173917862448116674971723778943824391593338047470675026246684401359237513603830343735485505244955964979021825038280091068414947402456898653040951017512658092615827588920183472511643316591362664138176309734806343732497430221946880\r\n", 409 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_246,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_246,
 	  "$4\r\n3000\r\n", 10,
 	  "$4\r\n3000\r\n", 10 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_247,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_247,
 	  "$19\r\n1.23456789012345678\r\n", 26,
 	  "$19\r\n1.23456789012345678\r\n", 26 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_248,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_248,
 	  "$2\r\n16\r\n", 8,
 	  "$2\r\n16\r\n", 8 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_249,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_249,
 	  "$1\r\n0\r\n", 7,
 	  "$1\r\n0\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_250,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_250,
 	  "$1\r\n0\r\n", 7,
 	  "$1\r\n0\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_251,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_251,
 	  "$309\r\n179769313486231569995921046774104434048386446944329178485314420765176628523124396354701868608387085564428793419425520689308708363451136055357897278026477617073498977686288394835618163294045594434929537447290627480669417384648879122776218333598953852832103282504751611691208117720159985926376802466863339536384\r\n", 317,
 	  "$309\r\n179769313486231569995921046774104434048386446944329178485314420765176628523124396354701868608387085564428793419425520689308708363451136055357897278026477617073498977686288394835618163294045594434929537447290627480669417384648879122776218333598953852832103282504751611691208117720159985926376802466863339536384\r\n", 317 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_252,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_252,
 	  "$309\r\n359538626972463139991842093548208868096772893888658356970628841530353257046248792709403737216774171128857586838851041378617416726902272110715794556052955234146997955372576789671236326588091188869859074894581254961338834769297758245552436667197907705664206565009503223382416235440319971852753604933726679072768\r\n", 317,
 	  "$309\r\n359538626972463139991842093548208868096772893888658356970628841530353257046248792709403737216774171128857586838851041378617416726902272110715794556052955234146997955372576789671236326588091188869859074894581254961338834769297758245552436667197907705664206565009503223382416235440319971852753604933726679072768\r\n", 317 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_253,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_253,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_254,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_254,
 	  "-ERR value is not a valid float\r\n", 33,
 	  "-ERR value is not a valid float\r\n", 33 },
-	{ 6, "incrbyfloat", 1795315061377ll, 2, bat_args_255,
+	{ 6, "incrbyfloat", 1795315366773ll, 2, bat_args_255,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_256,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_256,
 	  "$1\r\n0\r\n", 7,
 	  "$1\r\n0\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_257,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_257,
 	  "$1\r\n5\r\n", 7,
 	  "$1\r\n5\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_258,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_258,
 	  "$3\r\n2.5\r\n", 9,
 	  "$3\r\n2.5\r\n", 9 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_259,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_259,
 	  "$3\r\n0.5\r\n", 9,
 	  "$3\r\n0.5\r\n", 9 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_260,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_260,
 	  "$1\r\n5\r\n", 7,
 	  "$1\r\n5\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_261,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_261,
 	  "$3\r\n100\r\n", 9,
 	  "$3\r\n100\r\n", 9 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_262,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_262,
 	  "$3\r\n0.1\r\n", 9,
 	  "$3\r\n0.1\r\n", 9 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_263,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_263,
 	  "$3\r\n0.3\r\n", 9,
 	  "$3\r\n0.3\r\n", 9 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_264,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_264,
 	  "$1\r\n3\r\n", 7,
 	  "$1\r\n3\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_265,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_265,
 	  "$1\r\n0\r\n", 7,
 	  "$1\r\n0\r\n", 7 },
-	{ 6, "incrbyfloat", 1795315061377ll, 5, bat_args_266,
+	{ 6, "incrbyfloat", 1795315366773ll, 5, bat_args_266,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_267,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_267,
 	  "$3\r\n2.5\r\n", 9,
 	  "$3\r\n2.5\r\n", 9 },
-	{ 6, "incrbyfloat", 1795315061377ll, 2, bat_args_268,
+	{ 6, "incrbyfloat", 1795315366773ll, 2, bat_args_268,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 6, "incrbyfloat", 1795315061377ll, 2, bat_args_269,
+	{ 6, "incrbyfloat", 1795315366773ll, 2, bat_args_269,
 	  "$3\r\n2.5\r\n", 9,
 	  "$3\r\n2.5\r\n", 9 },
-	{ 6, "incrbyfloat", 1795315061377ll, 2, bat_args_270,
+	{ 6, "incrbyfloat", 1795315366773ll, 2, bat_args_270,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_271,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_271,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_272,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_272,
 	  "$4\r\n10.5\r\n", 10,
 	  "$4\r\n10.5\r\n", 10 },
-	{ 6, "incrbyfloat", 1795315061377ll, 1, bat_args_273,
+	{ 6, "incrbyfloat", 1795315366773ll, 1, bat_args_273,
 	  "-ERR wrong number of arguments for 'incrbyfloat' command\r\n", 58,
 	  "-ERR wrong number of arguments for 'incrbyfloat' command\r\n", 58 },
-	{ 6, "incrbyfloat", 1795315061377ll, 2, bat_args_274,
+	{ 6, "incrbyfloat", 1795315366773ll, 2, bat_args_274,
 	  "-ERR wrong number of arguments for 'incrbyfloat' command\r\n", 58,
 	  "-ERR wrong number of arguments for 'incrbyfloat' command\r\n", 58 },
-	{ 6, "incrbyfloat", 1795315061377ll, 4, bat_args_275,
+	{ 6, "incrbyfloat", 1795315366773ll, 4, bat_args_275,
 	  "-ERR wrong number of arguments for 'incrbyfloat' command\r\n", 58,
 	  "-ERR wrong number of arguments for 'incrbyfloat' command\r\n", 58 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_276,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_276,
 	  "$4934\r\n-1099999999999999999974373107528241817659030869279043407734988001817024145106513112504247507989334878520248308281361039478032934883265306874247558219180296632615879769284426144446587301862925949044860103916345584575444940764072805023841127038694056136469796496577126541639538344365510095288710750981114492840403606011035722140950388865380426626956598546884662554156676899849274474003946737153202663113471019038507440355784997612447212190315662150842498356408074864010786635463165434158504462993091203108212159354301043245621277048030590981217752749212401923243127138342167748918430168950395586853357811402450292366170936077374287304280516496791243181744660062034825766801562331288150173113824584687813457202545074014431803319775315998574294061353416922646887741547820181608294728217534644103487399058533712092272305657732870431777406038928081305932744454766811852554655135914113871013315952423872114812576001290757699422940111221911945045555478113741593424829620020501745005161710852074978186012721939150513407866391014807697433774795954470026204995541086095733716024007432033404098852964387711906037511284559079635511511105265001649140398250845901004463286876433863964550221008676952276372763575067911963853973001567055756406569343128045403641205087980394365831369003383371685227603278316511752728825492551800986973888739380062196017445702056808445069966439845998936831463863177685365729564195287455361289677323687699873017110388717240797343316362732376481099624642042706786493959231517121398104419805714616715338680064974161422455804452567918920783640928588852013556050411583586757800270730283623088608996390812328255730910963083908032153603402103429802759514853593616153177067415500911713676922818119941758485502483713233836391339711841574287048214054398466058177648133951583659697856319367061612039944071671309477097363997509664406124665760289811187313097505600091492012780926469541380190748595297191682855137672939243900595892243809281653980678128535594541228440218634574770280704029980829588473167907433901747603664817549052020034363401122401934497142344372734618140572998330462995589527034982774919647972676484630128249232151111400418665059666503407412833853472426302097183776179610563338678157970778598436154852230047505079011474601450756518383098667900525033393730130873831407982398320863044521090953981107647680374498820504991155090311321944715075464093659603368699803397944284348470932230600497140776992039106460467277241357274444180967598387038056950513122745966308365514701933261279467260780160047872244699873110020313983169069446477846410770223000745472326974222305733387182924217259845948288427247030039382730488672890229875724957711454218804526205902529773029920794664316040495109529187373742219119822413974416337644618016902599598961368374895207391065016376787494616448057680729910798524806625099187066004462348989545247911652754375344583008535499532314813905020948248399115016943815715937994396941618435619169772385095396152416767195742049851747613446789499374318798671625381003617099318979921187323092570719108388936497413021570787532233753573732786708918585920746076107959919806474257304522391293937223772917858124175606129639031362747570161480150988788136235047002696138807315834676967498996056893633045100327055704032355749831583184677746838894850303565926247689146391879788439427269920324541554278141768823388006416617704470227965980425854679637276674238801946369896560455431159381910870233417834630593573883650136801998237960628020208247398481757468084566811835562055730279594121590811427373679641364043894097024788364847476979150654114561895755972439261022946239838345042369327640360307656142990885171448040586898198259723915086866804741833530114682089637546435457028154781181140931264907183459409078936729981544306081683010025321003041561883391470801186929063790223066325097692289553470222652062743716817355209725137427212444146559934968597141351682488626743327756829921471593990068872438225701901480173844607644558335922716519091818910648440929906650467666042330589650648201165134007539549842213154851674975025009949919518589140278940864888841740301067579841024563714682594585397073634656151707861040438536974108573443444281454191384584475697323062320067494855247657937783341904958252264900431607261250517735640918806139627134190829662969929928161163150996697459754147389369654546789346295061279066556987634926829726090875108170773496087213988428078725430074999430133270176603727855456303366522730112671767574399401456844648538462547659531008270166403919064525301187429965384383165284377279321704286099496402949518133649750949806158890635637969041636190902934947020628579214382009278904086610444871161338666575623527742889622596223558611437936647589192801663915111889094971481486408327912032020150988471330536026172285448434458991524947597084554968263341074076517000345409674031798358143745760733861343415397393159190284273438760077636163984763308746185933756214688892548733454529957267178522323242088136704\r\n", 4943,
 	  "$4934\r\n-1099999999999999999974373107528241817659030869279043407734988001817024145106513112504247507989334878520248308281361039478032934883265306874247558219180296632615879769284426144446587301862925949044860103916345584575444940764072805023841127038694056136469796496577126541639538344365510095288710750981114492840403606011035722140950388865380426626956598546884662554156676899849274474003946737153202663113471019038507440355784997612447212190315662150842498356408074864010786635463165434158504462993091203108212159354301043245621277048030590981217752749212401923243127138342167748918430168950395586853357811402450292366170936077374287304280516496791243181744660062034825766801562331288150173113824584687813457202545074014431803319775315998574294061353416922646887741547820181608294728217534644103487399058533712092272305657732870431777406038928081305932744454766811852554655135914113871013315952423872114812576001290757699422940111221911945045555478113741593424829620020501745005161710852074978186012721939150513407866391014807697433774795954470026204995541086095733716024007432033404098852964387711906037511284559079635511511105265001649140398250845901004463286876433863964550221008676952276372763575067911963853973001567055756406569343128045403641205087980394365831369003383371685227603278316511752728825492551800986973888739380062196017445702056808445069966439845998936831463863177685365729564195287455361289677323687699873017110388717240797343316362732376481099624642042706786493959231517121398104419805714616715338680064974161422455804452567918920783640928588852013556050411583586757800270730283623088608996390812328255730910963083908032153603402103429802759514853593616153177067415500911713676922818119941758485502483713233836391339711841574287048214054398466058177648133951583659697856319367061612039944071671309477097363997509664406124665760289811187313097505600091492012780926469541380190748595297191682855137672939243900595892243809281653980678128535594541228440218634574770280704029980829588473167907433901747603664817549052020034363401122401934497142344372734618140572998330462995589527034982774919647972676484630128249232151111400418665059666503407412833853472426302097183776179610563338678157970778598436154852230047505079011474601450756518383098667900525033393730130873831407982398320863044521090953981107647680374498820504991155090311321944715075464093659603368699803397944284348470932230600497140776992039106460467277241357274444180967598387038056950513122745966308365514701933261279467260780160047872244699873110020313983169069446477846410770223000745472326974222305733387182924217259845948288427247030039382730488672890229875724957711454218804526205902529773029920794664316040495109529187373742219119822413974416337644618016902599598961368374895207391065016376787494616448057680729910798524806625099187066004462348989545247911652754375344583008535499532314813905020948248399115016943815715937994396941618435619169772385095396152416767195742049851747613446789499374318798671625381003617099318979921187323092570719108388936497413021570787532233753573732786708918585920746076107959919806474257304522391293937223772917858124175606129639031362747570161480150988788136235047002696138807315834676967498996056893633045100327055704032355749831583184677746838894850303565926247689146391879788439427269920324541554278141768823388006416617704470227965980425854679637276674238801946369896560455431159381910870233417834630593573883650136801998237960628020208247398481757468084566811835562055730279594121590811427373679641364043894097024788364847476979150654114561895755972439261022946239838345042369327640360307656142990885171448040586898198259723915086866804741833530114682089637546435457028154781181140931264907183459409078936729981544306081683010025321003041561883391470801186929063790223066325097692289553470222652062743716817355209725137427212444146559934968597141351682488626743327756829921471593990068872438225701901480173844607644558335922716519091818910648440929906650467666042330589650648201165134007539549842213154851674975025009949919518589140278940864888841740301067579841024563714682594585397073634656151707861040438536974108573443444281454191384584475697323062320067494855247657937783341904958252264900431607261250517735640918806139627134190829662969929928161163150996697459754147389369654546789346295061279066556987634926829726090875108170773496087213988428078725430074999430133270176603727855456303366522730112671767574399401456844648538462547659531008270166403919064525301187429965384383165284377279321704286099496402949518133649750949806158890635637969041636190902934947020628579214382009278904086610444871161338666575623527742889622596223558611437936647589192801663915111889094971481486408327912032020150988471330536026172285448434458991524947597084554968263341074076517000345409674031798358143745760733861343415397393159190284273438760077636163984763308746185933756214688892548733454529957267178522323242088136704\r\n", 4943 },
-	{ 6, "incrbyfloat", 1795315061377ll, 3, bat_args_277,
+	{ 6, "incrbyfloat", 1795315366773ll, 3, bat_args_277,
 	  "-ERR increment would produce NaN or Infinity\r\n", 46,
 	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
-	{ 7, "range", 1795315061406ll, 3, bat_args_278,
+	{ 7, "range", 1795315366821ll, 3, bat_args_278,
 	  ":5\r\n", 4,
 	  ":5\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 3, bat_args_279,
+	{ 7, "range", 1795315366821ll, 3, bat_args_279,
 	  ":11\r\n", 5,
 	  ":11\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_280,
+	{ 7, "range", 1795315366821ll, 2, bat_args_280,
 	  "$11\r\nhello world\r\n", 18,
 	  "$11\r\nhello world\r\n", 18 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_281,
+	{ 7, "range", 1795315366821ll, 2, bat_args_281,
 	  ":11\r\n", 5,
 	  ":11\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_282,
+	{ 7, "range", 1795315366821ll, 2, bat_args_282,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_283,
+	{ 7, "range", 1795315366821ll, 4, bat_args_283,
 	  "$5\r\nhello\r\n", 11,
 	  "$5\r\nhello\r\n", 11 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_284,
+	{ 7, "range", 1795315366821ll, 4, bat_args_284,
 	  "$5\r\nworld\r\n", 11,
 	  "$5\r\nworld\r\n", 11 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_285,
+	{ 7, "range", 1795315366821ll, 4, bat_args_285,
 	  "$11\r\nhello world\r\n", 18,
 	  "$11\r\nhello world\r\n", 18 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_286,
+	{ 7, "range", 1795315366821ll, 4, bat_args_286,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_287,
+	{ 7, "range", 1795315366821ll, 4, bat_args_287,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_288,
+	{ 7, "range", 1795315366821ll, 4, bat_args_288,
 	  "$11\r\nhello world\r\n", 18,
 	  "$11\r\nhello world\r\n", 18 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_289,
+	{ 7, "range", 1795315366821ll, 4, bat_args_289,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_290,
+	{ 7, "range", 1795315366821ll, 4, bat_args_290,
 	  "$1\r\nh\r\n", 7,
 	  "$1\r\nh\r\n", 7 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_291,
+	{ 7, "range", 1795315366821ll, 4, bat_args_291,
 	  "$6\r\nhello \r\n", 12,
 	  "$6\r\nhello \r\n", 12 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_292,
+	{ 7, "range", 1795315366821ll, 4, bat_args_292,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_293,
+	{ 7, "range", 1795315366821ll, 4, bat_args_293,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_294,
+	{ 7, "range", 1795315366821ll, 4, bat_args_294,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_295,
+	{ 7, "range", 1795315366821ll, 4, bat_args_295,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_296,
+	{ 7, "range", 1795315366821ll, 4, bat_args_296,
 	  "$11\r\nhello world\r\n", 18,
 	  "$11\r\nhello world\r\n", 18 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_297,
+	{ 7, "range", 1795315366821ll, 4, bat_args_297,
 	  "$11\r\nhello world\r\n", 18,
 	  "$11\r\nhello world\r\n", 18 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_298,
+	{ 7, "range", 1795315366821ll, 4, bat_args_298,
 	  "$11\r\nhello world\r\n", 18,
 	  "$11\r\nhello world\r\n", 18 },
-	{ 7, "range", 1795315061406ll, 3, bat_args_299,
+	{ 7, "range", 1795315366821ll, 3, bat_args_299,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_300,
+	{ 7, "range", 1795315366821ll, 4, bat_args_300,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_301,
+	{ 7, "range", 1795315366821ll, 4, bat_args_301,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_302,
+	{ 7, "range", 1795315366821ll, 4, bat_args_302,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_303,
+	{ 7, "range", 1795315366821ll, 4, bat_args_303,
 	  "$1\r\nd\r\n", 7,
 	  "$1\r\nd\r\n", 7 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_304,
+	{ 7, "range", 1795315366821ll, 4, bat_args_304,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_305,
+	{ 7, "range", 1795315366821ll, 4, bat_args_305,
 	  "$1\r\nd\r\n", 7,
 	  "$1\r\nd\r\n", 7 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_306,
+	{ 7, "range", 1795315366821ll, 4, bat_args_306,
 	  "$1\r\nh\r\n", 7,
 	  "$1\r\nh\r\n", 7 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_307,
+	{ 7, "range", 1795315366821ll, 4, bat_args_307,
 	  "$1\r\nh\r\n", 7,
 	  "$1\r\nh\r\n", 7 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_308,
+	{ 7, "range", 1795315366821ll, 4, bat_args_308,
 	  ":11\r\n", 5,
 	  ":11\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_309,
+	{ 7, "range", 1795315366821ll, 2, bat_args_309,
 	  "$11\r\nhello there\r\n", 18,
 	  "$11\r\nhello there\r\n", 18 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_310,
+	{ 7, "range", 1795315366821ll, 4, bat_args_310,
 	  ":6\r\n", 4,
 	  ":6\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_311,
+	{ 7, "range", 1795315366821ll, 2, bat_args_311,
 	  "$6\r\n\000\000\000\000\000x\r\n", 12,
 	  "$6\r\n\000\000\000\000\000x\r\n", 12 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_312,
+	{ 7, "range", 1795315366821ll, 2, bat_args_312,
 	  ":6\r\n", 4,
 	  ":6\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_313,
+	{ 7, "range", 1795315366821ll, 4, bat_args_313,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_314,
+	{ 7, "range", 1795315366821ll, 2, bat_args_314,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_315,
+	{ 7, "range", 1795315366821ll, 4, bat_args_315,
 	  ":11\r\n", 5,
 	  ":11\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_316,
+	{ 7, "range", 1795315366821ll, 4, bat_args_316,
 	  ":11\r\n", 5,
 	  ":11\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_317,
+	{ 7, "range", 1795315366821ll, 2, bat_args_317,
 	  ":11\r\n", 5,
 	  ":11\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_318,
+	{ 7, "range", 1795315366821ll, 4, bat_args_318,
 	  "-ERR offset is out of range\r\n", 29,
 	  "-ERR offset is out of range\r\n", 29 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_319,
+	{ 7, "range", 1795315366821ll, 4, bat_args_319,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_320,
+	{ 7, "range", 1795315366821ll, 4, bat_args_320,
 	  "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", 63,
 	  "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", 63 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_321,
+	{ 7, "range", 1795315366821ll, 4, bat_args_321,
 	  "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", 63,
 	  "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", 63 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_322,
+	{ 7, "range", 1795315366821ll, 4, bat_args_322,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_323,
+	{ 7, "range", 1795315366821ll, 4, bat_args_323,
 	  "-ERR offset is out of range\r\n", 29,
 	  "-ERR offset is out of range\r\n", 29 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_324,
+	{ 7, "range", 1795315366821ll, 4, bat_args_324,
 	  "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", 63,
 	  "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n", 63 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_325,
+	{ 7, "range", 1795315366821ll, 4, bat_args_325,
 	  ":11\r\n", 5,
 	  ":11\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_326,
+	{ 7, "range", 1795315366821ll, 2, bat_args_326,
 	  "$11\r\nhelXYZthere\r\n", 18,
 	  "$11\r\nhelXYZthere\r\n", 18 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_327,
+	{ 7, "range", 1795315366821ll, 4, bat_args_327,
 	  ":12\r\n", 5,
 	  ":12\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_328,
+	{ 7, "range", 1795315366821ll, 2, bat_args_328,
 	  "$12\r\nhelXYZthere!\r\n", 19,
 	  "$12\r\nhelXYZthere!\r\n", 19 },
-	{ 7, "range", 1795315061406ll, 5, bat_args_329,
+	{ 7, "range", 1795315366821ll, 5, bat_args_329,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 7, "range", 1795315061406ll, 3, bat_args_330,
+	{ 7, "range", 1795315366821ll, 3, bat_args_330,
 	  ":2\r\n", 4,
 	  ":2\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_331,
+	{ 7, "range", 1795315366821ll, 2, bat_args_331,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_332,
+	{ 7, "range", 1795315366821ll, 4, bat_args_332,
 	  ":2\r\n", 4,
 	  ":2\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_333,
+	{ 7, "range", 1795315366821ll, 2, bat_args_333,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_334,
+	{ 7, "range", 1795315366821ll, 2, bat_args_334,
 	  "$2\r\nyx\r\n", 8,
 	  "$2\r\nyx\r\n", 8 },
-	{ 7, "range", 1795315061406ll, 3, bat_args_335,
+	{ 7, "range", 1795315366821ll, 3, bat_args_335,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_336,
+	{ 7, "range", 1795315366821ll, 2, bat_args_336,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_337,
+	{ 7, "range", 1795315366821ll, 2, bat_args_337,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 7, "range", 1795315061406ll, 4, bat_args_338,
+	{ 7, "range", 1795315366821ll, 4, bat_args_338,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 2, bat_args_339,
+	{ 7, "range", 1795315366821ll, 2, bat_args_339,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 7, "range", 1795315061406ll, 1, bat_args_340,
+	{ 7, "range", 1795315366821ll, 1, bat_args_340,
 	  "-ERR wrong number of arguments for 'append' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'append' command\r\n", 53 },
-	{ 7, "range", 1795315061406ll, 3, bat_args_341,
+	{ 7, "range", 1795315366821ll, 3, bat_args_341,
 	  "-ERR wrong number of arguments for 'getrange' command\r\n", 55,
 	  "-ERR wrong number of arguments for 'getrange' command\r\n", 55 },
-	{ 7, "range", 1795315061406ll, 3, bat_args_342,
+	{ 7, "range", 1795315366821ll, 3, bat_args_342,
 	  "-ERR wrong number of arguments for 'setrange' command\r\n", 55,
 	  "-ERR wrong number of arguments for 'setrange' command\r\n", 55 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_343,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_343,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_344,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_344,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_345,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_345,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_346,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_346,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_347,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_347,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_348,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_348,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_349,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_349,
 	  ":200\r\n", 6,
 	  ":200\r\n", 6 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_350,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_350,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_351,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_351,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_352,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_352,
 	  ":300\r\n", 6,
 	  ":300\r\n", 6 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_353,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_353,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_354,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_354,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_355,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_355,
 	  ":50\r\n", 5,
 	  ":50\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_356,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_356,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_357,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_357,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_358,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_358,
 	  ":-1\r\n", 5,
 	  ":-1\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_359,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_359,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_360,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_360,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_361,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_361,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_362,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_362,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_363,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_363,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_364,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_364,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_365,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_365,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 8, "expire", 1795315061427ll, 5, bat_args_366,
+	{ 8, "expire", 1795315366850ll, 5, bat_args_366,
 	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
 	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
-	{ 8, "expire", 1795315061427ll, 5, bat_args_367,
+	{ 8, "expire", 1795315366850ll, 5, bat_args_367,
 	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
 	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
-	{ 8, "expire", 1795315061427ll, 5, bat_args_368,
+	{ 8, "expire", 1795315366850ll, 5, bat_args_368,
 	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
 	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
-	{ 8, "expire", 1795315061427ll, 5, bat_args_369,
+	{ 8, "expire", 1795315366850ll, 5, bat_args_369,
 	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
 	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
-	{ 8, "expire", 1795315061427ll, 5, bat_args_370,
+	{ 8, "expire", 1795315366850ll, 5, bat_args_370,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_371,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_371,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_372,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_372,
 	  "-ERR Unsupported option FOO\r\n", 29,
 	  "-ERR Unsupported option FOO\r\n", 29 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_373,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_373,
 	  "-ERR Unsupported option FOO\r\n", 29,
 	  "-ERR Unsupported option FOO\r\n", 29 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_374,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_374,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 8, "expire", 1795315061427ll, 5, bat_args_375,
+	{ 8, "expire", 1795315366850ll, 5, bat_args_375,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_376,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_376,
 	  "-ERR invalid expire time in 'expire' command\r\n", 46,
 	  "-ERR invalid expire time in 'expire' command\r\n", 46 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_377,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_377,
 	  "-ERR invalid expire time in 'expire' command\r\n", 46,
 	  "-ERR invalid expire time in 'expire' command\r\n", 46 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_378,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_378,
 	  "-ERR invalid expire time in 'expire' command\r\n", 46,
 	  "-ERR invalid expire time in 'expire' command\r\n", 46 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_379,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_379,
 	  "-ERR invalid expire time in 'pexpire' command\r\n", 47,
 	  "-ERR invalid expire time in 'pexpire' command\r\n", 47 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_380,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_380,
 	  "-ERR invalid expire time in 'expireat' command\r\n", 48,
 	  "-ERR invalid expire time in 'expireat' command\r\n", 48 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_381,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_381,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_382,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_382,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_383,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_383,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_384,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_384,
 	  ":100\r\n", 6,
 	  ":100\r\n", 6 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_385,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_385,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_386,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_386,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_387,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_387,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_388,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_388,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_389,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_389,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_390,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_390,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_391,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_391,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_392,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_392,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_393,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_393,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_394,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_394,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_395,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_395,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_396,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_396,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_397,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_397,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_398,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_398,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_399,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_399,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_400,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_400,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_401,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_401,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_402,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_402,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_403,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_403,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_404,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_404,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_405,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_405,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 3, bat_args_406,
+	{ 8, "expire", 1795315366850ll, 3, bat_args_406,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_407,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_407,
 	  ":500\r\n", 6,
 	  ":500\r\n", 6 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_408,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_408,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_409,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_409,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_410,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_410,
 	  ":10\r\n", 5,
 	  ":10\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_411,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_411,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_412,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_412,
 	  ":20\r\n", 5,
 	  ":20\r\n", 5 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_413,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_413,
 	  "-ERR wrong number of arguments for 'expire' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'expire' command\r\n", 53 },
-	{ 8, "expire", 1795315061427ll, 1, bat_args_414,
+	{ 8, "expire", 1795315366850ll, 1, bat_args_414,
 	  "-ERR wrong number of arguments for 'expire' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'expire' command\r\n", 53 },
-	{ 8, "expire", 1795315061427ll, 2, bat_args_415,
+	{ 8, "expire", 1795315366850ll, 2, bat_args_415,
 	  "-ERR wrong number of arguments for 'pexpireat' command\r\n", 56,
 	  "-ERR wrong number of arguments for 'pexpireat' command\r\n", 56 },
-	{ 8, "expire", 1795315061427ll, 1, bat_args_416,
+	{ 8, "expire", 1795315366850ll, 1, bat_args_416,
 	  "-ERR wrong number of arguments for 'persist' command\r\n", 54,
 	  "-ERR wrong number of arguments for 'persist' command\r\n", 54 },
-	{ 8, "expire", 1795315061427ll, 6, bat_args_417,
+	{ 8, "expire", 1795315366850ll, 6, bat_args_417,
 	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
 	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
-	{ 8, "expire", 1795315061427ll, 4, bat_args_418,
+	{ 8, "expire", 1795315366850ll, 4, bat_args_418,
 	  "-ERR Unsupported option \r\n", 26,
 	  "-ERR Unsupported option \r\n", 26 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_419,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_419,
 	  "+PONG\r\n", 7,
 	  "+PONG\r\n", 7 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_420,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_420,
 	  "$5\r\nhello\r\n", 11,
 	  "$5\r\nhello\r\n", 11 },
-	{ 9, "misc", 1795315061453ll, 3, bat_args_421,
+	{ 9, "misc", 1795315366890ll, 3, bat_args_421,
 	  "-ERR wrong number of arguments for 'ping' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'ping' command\r\n", 51 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_422,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_422,
 	  "$1\r\nx\r\n", 7,
 	  "$1\r\nx\r\n", 7 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_423,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_423,
 	  "-ERR wrong number of arguments for 'echo' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'echo' command\r\n", 51 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_424,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_424,
 	  "$0\r\n\r\n", 6,
 	  "$0\r\n\r\n", 6 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_425,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_425,
 	  "-ERR wrong number of arguments for 'get' command\r\n", 50,
 	  "-ERR wrong number of arguments for 'get' command\r\n", 50 },
-	{ 9, "misc", 1795315061453ll, 3, bat_args_426,
+	{ 9, "misc", 1795315366890ll, 3, bat_args_426,
 	  "-ERR wrong number of arguments for 'get' command\r\n", 50,
 	  "-ERR wrong number of arguments for 'get' command\r\n", 50 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_427,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_427,
 	  "-ERR unknown command 'FOO', with args beginning with: \r\n", 56,
 	  "-ERR unknown command 'FOO', with args beginning with: \r\n", 56 },
-	{ 9, "misc", 1795315061453ll, 4, bat_args_428,
+	{ 9, "misc", 1795315366890ll, 4, bat_args_428,
 	  "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' 'c' \r\n", 68,
 	  "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' 'c' \r\n", 68 },
-	{ 9, "misc", 1795315061453ll, 4, bat_args_429,
+	{ 9, "misc", 1795315366890ll, 4, bat_args_429,
 	  "-ERR unknown command 'foo', with args beginning with: 'with space' '' 'x' \r\n", 76,
 	  "-ERR unknown command 'foo', with args beginning with: 'with space' '' 'x' \r\n", 76 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_430,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_430,
 	  "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n", 49,
 	  "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n", 49 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_431,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_431,
 	  "-ERR wrong number of arguments for 'config' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'config' command\r\n", 53 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_432,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_432,
 	  "-ERR wrong number of arguments for 'config|get' command\r\n", 57,
 	  "-ERR wrong number of arguments for 'config|get' command\r\n", 57 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_433,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_433,
 	  "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n", 50,
 	  "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n", 50 },
-	{ 9, "misc", 1795315061453ll, 3, bat_args_434,
+	{ 9, "misc", 1795315366890ll, 3, bat_args_434,
 	  "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n", 50,
 	  "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n", 50 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_435,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_435,
 	  "-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n", 52,
 	  "-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n", 52 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_436,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_436,
 	  "-ERR unknown command '__flush', with args beginning with: \r\n", 60,
 	  "-ERR unknown command '__flush', with args beginning with: \r\n", 60 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_437,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_437,
 	  "-ERR unknown command '__expired', with args beginning with: 'k' \r\n", 66,
 	  "-ERR unknown command '__expired', with args beginning with: 'k' \r\n", 66 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_438,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_438,
 	  "-ERR wrong number of arguments for 'setex' command\r\n", 52,
 	  "-ERR wrong number of arguments for 'setex' command\r\n", 52 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_439,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_439,
 	  "-ERR wrong number of arguments for 'mget' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'mget' command\r\n", 51 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_440,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_440,
 	  "-ERR wrong number of arguments for 'strlen' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'strlen' command\r\n", 53 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_441,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_441,
 	  "-ERR wrong number of arguments for 'ttl' command\r\n", 50,
 	  "-ERR wrong number of arguments for 'ttl' command\r\n", 50 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_442,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_442,
 	  "-ERR wrong number of arguments for 'type' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'type' command\r\n", 51 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_443,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_443,
 	  "-ERR wrong number of arguments for 'exists' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'exists' command\r\n", 53 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_444,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_444,
 	  "-ERR wrong number of arguments for 'getdel' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'getdel' command\r\n", 53 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_445,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_445,
 	  "-ERR wrong number of arguments for 'scan' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'scan' command\r\n", 51 },
-	{ 9, "misc", 1795315061453ll, 1, bat_args_446,
+	{ 9, "misc", 1795315366890ll, 1, bat_args_446,
 	  "-ERR wrong number of arguments for 'keys' command\r\n", 51,
 	  "-ERR wrong number of arguments for 'keys' command\r\n", 51 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_447,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_447,
 	  "-ERR wrong number of arguments for 'dbsize' command\r\n", 53,
 	  "-ERR wrong number of arguments for 'dbsize' command\r\n", 53 },
-	{ 9, "misc", 1795315061453ll, 3, bat_args_448,
+	{ 9, "misc", 1795315366890ll, 3, bat_args_448,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 9, "misc", 1795315061453ll, 3, bat_args_449,
+	{ 9, "misc", 1795315366890ll, 3, bat_args_449,
 	  "-ERR wrong number of arguments for 'persist' command\r\n", 54,
 	  "-ERR wrong number of arguments for 'persist' command\r\n", 54 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_450,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_450,
 	  "-ERR unknown command 'FOO', with args beginning with: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' \r\n", 187,
 	  "-ERR unknown command 'FOO', with args beginning with: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' \r\n", 187 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_451,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_451,
 	  "-ERR unknown command 'GETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGE', with args beginning with: 'x' \r\n", 185,
 	  "-ERR unknown command 'GETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGE', with args beginning with: 'x' \r\n", 185 },
-	{ 9, "misc", 1795315061453ll, 3, bat_args_452,
+	{ 9, "misc", 1795315366890ll, 3, bat_args_452,
 	  "-ERR unknown command 'FOO', with args beginning with: 'a  b' 'c' \r\n", 67,
 	  "-ERR unknown command 'FOO', with args beginning with: 'a  b' 'c' \r\n", 67 },
-	{ 9, "misc", 1795315061453ll, 3, bat_args_453,
+	{ 9, "misc", 1795315366890ll, 3, bat_args_453,
 	  "-ERR unknown command 'FOO', with args beginning with: 'x' 'z' \r\n", 64,
 	  "-ERR unknown command 'FOO', with args beginning with: 'x' 'z' \r\n", 64 },
-	{ 9, "misc", 1795315061453ll, 41, bat_args_454,
+	{ 9, "misc", 1795315366890ll, 41, bat_args_454,
 	  "-ERR unknown command 'FOO', with args beginning with: 'arg0' 'arg1' 'arg2' 'arg3' 'arg4' 'arg5' 'arg6' 'arg7' 'arg8' 'arg9' 'arg10' 'arg11' 'arg12' 'arg13' 'arg14' 'arg15' 'arg16' 'ar' \r\n", 187,
 	  "-ERR unknown command 'FOO', with args beginning with: 'arg0' 'arg1' 'arg2' 'arg3' 'arg4' 'arg5' 'arg6' 'arg7' 'arg8' 'arg9' 'arg10' 'arg11' 'arg12' 'arg13' 'arg14' 'arg15' 'arg16' 'ar' \r\n", 187 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_455,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_455,
 	  "-ERR unknown subcommand 'a  b'. Try CONFIG HELP.\r\n", 50,
 	  "-ERR unknown subcommand 'a  b'. Try CONFIG HELP.\r\n", 50 },
-	{ 9, "misc", 1795315061453ll, 3, bat_args_456,
+	{ 9, "misc", 1795315366890ll, 3, bat_args_456,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_457,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_457,
 	  "$6\r\nv\000\r\nal\r\n", 12,
 	  "$6\r\nv\000\r\nal\r\n", 12 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_458,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_458,
 	  ":6\r\n", 4,
 	  ":6\r\n", 4 },
-	{ 9, "misc", 1795315061453ll, 4, bat_args_459,
+	{ 9, "misc", 1795315366890ll, 4, bat_args_459,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 9, "misc", 1795315061453ll, 5, bat_args_460,
+	{ 9, "misc", 1795315366890ll, 5, bat_args_460,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 9, "misc", 1795315061453ll, 2, bat_args_461,
+	{ 9, "misc", 1795315366890ll, 2, bat_args_461,
 	  "$1\r\nv\r\n", 7,
 	  "$1\r\nv\r\n", 7 },
-	{ 10, "command", 1795315061466ll, 10, bat_args_462,
+	{ 10, "command", 1795315366918ll, 10, bat_args_462,
 	  "*8\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n*10\r\n$3\r\nset\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@slow\r\n*0\r\n*1\r\n*8\r\n$5\r\nnotes\r\n$48\r\nRW and ACCESS due to the optional `GET` argument\r\n$5\r\nflags\r\n*4\r\n+RW\r\n+access\r\n+update\r\n+variable_flags\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n*10\r\n$4\r\nmset\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:2\r\n*3\r\n+@write\r\n+@string\r\n+@slow\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$29\r\nresponse_policy:all_succeeded\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:2\r\n$5\r\nlimit\r\n:0\r\n*0\r\n*10\r\n$3\r\ndel\r\n:-2\r\n*1\r\n+write\r\n:1\r\n:-1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n+@slow\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RM\r\n+delete\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n*10\r\n$4\r\nping\r\n:-1\r\n*1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n*10\r\n$6\r\nconfig\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*5\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$11\r\nconfig|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n*10\r\n$16\r\nconfig|resetstat\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nconfig|rewrite\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$10\r\nconfig|set\r\n:-4\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n$-1\r\n", 2449,
 	  "*8\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$3\r\nset\r\n:-3\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@slow\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$48\r\nRW and ACCESS due to the optional `GET` argument\r\n$5\r\nflags\r\n~4\r\n+RW\r\n+access\r\n+update\r\n+variable_flags\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$4\r\nmset\r\n:-3\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:2\r\n~3\r\n+@write\r\n+@string\r\n+@slow\r\n~2\r\n$26\r\nrequest_policy:multi_shard\r\n$29\r\nresponse_policy:all_succeeded\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:2\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$3\r\ndel\r\n:-2\r\n~1\r\n+write\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@keyspace\r\n+@write\r\n+@slow\r\n~2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RM\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n*10\r\n$4\r\nping\r\n:-1\r\n~1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$6\r\nconfig\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$11\r\nconfig|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$16\r\nconfig|resetstat\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nconfig|rewrite\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$10\r\nconfig|set\r\n:-4\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n_\r\n", 2447 },
-	{ 10, "command", 1795315061466ll, 6, bat_args_463,
+	{ 10, "command", 1795315366918ll, 6, bat_args_463,
 	  "*4\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nclient|setname\r\n:3\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n$-1\r\n$-1\r\n", 253,
 	  "*4\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|setname\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n_\r\n_\r\n", 249 },
-	{ 10, "command", 1795315061466ll, 3, bat_args_464,
+	{ 10, "command", 1795315366918ll, 3, bat_args_464,
 	  "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 307,
 	  "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 307 },
-	{ 10, "command", 1795315061466ll, 7, bat_args_465,
+	{ 10, "command", 1795315366918ll, 7, bat_args_465,
 	  "*2\r\n$1\r\na\r\n$1\r\nc\r\n", 18,
 	  "*2\r\n$1\r\na\r\n$1\r\nc\r\n", 18 },
-	{ 10, "command", 1795315061466ll, 6, bat_args_466,
+	{ 10, "command", 1795315366918ll, 6, bat_args_466,
 	  "*2\r\n$1\r\na\r\n$1\r\nc\r\n", 18,
 	  "*2\r\n$1\r\na\r\n$1\r\nc\r\n", 18 },
-	{ 10, "command", 1795315061466ll, 5, bat_args_467,
+	{ 10, "command", 1795315366918ll, 5, bat_args_467,
 	  "*1\r\n$1\r\na\r\n", 11,
 	  "*1\r\n$1\r\na\r\n", 11 },
-	{ 10, "command", 1795315061466ll, 6, bat_args_468,
+	{ 10, "command", 1795315366918ll, 6, bat_args_468,
 	  "*1\r\n*2\r\n$1\r\na\r\n*3\r\n+RW\r\n+access\r\n+update\r\n", 42,
 	  "*1\r\n*2\r\n$1\r\na\r\n~3\r\n+RW\r\n+access\r\n+update\r\n", 42 },
-	{ 10, "command", 1795315061466ll, 5, bat_args_469,
+	{ 10, "command", 1795315366918ll, 5, bat_args_469,
 	  "*1\r\n*2\r\n$1\r\na\r\n*2\r\n+OW\r\n+update\r\n", 33,
 	  "*1\r\n*2\r\n$1\r\na\r\n~2\r\n+OW\r\n+update\r\n", 33 },
-	{ 10, "command", 1795315061466ll, 7, bat_args_470,
+	{ 10, "command", 1795315366918ll, 7, bat_args_470,
 	  "*1\r\n*2\r\n$1\r\na\r\n*2\r\n+OW\r\n+update\r\n", 33,
 	  "*1\r\n*2\r\n$1\r\na\r\n~2\r\n+OW\r\n+update\r\n", 33 },
-	{ 10, "command", 1795315061466ll, 3, bat_args_471,
+	{ 10, "command", 1795315366918ll, 3, bat_args_471,
 	  "-ERR wrong number of arguments for 'command|getkeys' command\r\n", 62,
 	  "-ERR wrong number of arguments for 'command|getkeys' command\r\n", 62 },
-	{ 10, "command", 1795315061466ll, 4, bat_args_472,
+	{ 10, "command", 1795315366918ll, 4, bat_args_472,
 	  "-ERR The command has no key arguments\r\n", 39,
 	  "-ERR The command has no key arguments\r\n", 39 },
-	{ 10, "command", 1795315061466ll, 4, bat_args_473,
+	{ 10, "command", 1795315366918ll, 4, bat_args_473,
 	  "-ERR Invalid command specified\r\n", 32,
 	  "-ERR Invalid command specified\r\n", 32 },
-	{ 10, "command", 1795315061466ll, 5, bat_args_474,
+	{ 10, "command", 1795315366918ll, 5, bat_args_474,
 	  "-ERR The command has no key arguments\r\n", 39,
 	  "-ERR The command has no key arguments\r\n", 39 },
-	{ 10, "command", 1795315061466ll, 6, bat_args_475,
+	{ 10, "command", 1795315366918ll, 6, bat_args_475,
 	  "*3\r\n*2\r\n$1\r\na\r\n*2\r\n+RM\r\n+delete\r\n*2\r\n$1\r\nb\r\n*2\r\n+RM\r\n+delete\r\n*2\r\n$1\r\nc\r\n*2\r\n+RM\r\n+delete\r\n", 91,
 	  "*3\r\n*2\r\n$1\r\na\r\n~2\r\n+RM\r\n+delete\r\n*2\r\n$1\r\nb\r\n~2\r\n+RM\r\n+delete\r\n*2\r\n$1\r\nc\r\n~2\r\n+RM\r\n+delete\r\n", 91 },
-	{ 10, "command", 1795315061466ll, 4, bat_args_476,
+	{ 10, "command", 1795315366918ll, 4, bat_args_476,
 	  "-ERR Invalid number of arguments specified for command\r\n", 56,
 	  "-ERR Invalid number of arguments specified for command\r\n", 56 },
-	{ 10, "command", 1795315061466ll, 7, bat_args_477,
+	{ 10, "command", 1795315366918ll, 7, bat_args_477,
 	  "*2\r\n*2\r\n$1\r\na\r\n*2\r\n+OW\r\n+insert\r\n*2\r\n$1\r\nb\r\n*2\r\n+OW\r\n+insert\r\n", 62,
 	  "*2\r\n*2\r\n$1\r\na\r\n~2\r\n+OW\r\n+insert\r\n*2\r\n$1\r\nb\r\n~2\r\n+OW\r\n+insert\r\n", 62 },
-	{ 10, "command", 1795315061466ll, 4, bat_args_478,
+	{ 10, "command", 1795315366918ll, 4, bat_args_478,
 	  "*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n", 42,
 	  "*1\r\n*2\r\n$1\r\nk\r\n~3\r\n+RW\r\n+access\r\n+update\r\n", 42 },
-	{ 10, "command", 1795315061466ll, 5, bat_args_479,
+	{ 10, "command", 1795315366918ll, 5, bat_args_479,
 	  "-ERR Invalid command specified\r\n", 32,
 	  "-ERR Invalid command specified\r\n", 32 },
-	{ 10, "command", 1795315061466ll, 2, bat_args_480,
+	{ 10, "command", 1795315366918ll, 2, bat_args_480,
 	  "-ERR wrong number of arguments for 'command|getkeys' command\r\n", 62,
 	  "-ERR wrong number of arguments for 'command|getkeys' command\r\n", 62 },
-	{ 10, "command", 1795315061466ll, 5, bat_args_481,
+	{ 10, "command", 1795315366918ll, 5, bat_args_481,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 10, "command", 1795315061466ll, 3, bat_args_482,
+	{ 10, "command", 1795315366918ll, 3, bat_args_482,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 10, "command", 1795315061466ll, 5, bat_args_483,
+	{ 10, "command", 1795315366918ll, 5, bat_args_483,
 	  "*0\r\n", 4,
 	  "*0\r\n", 4 },
-	{ 10, "command", 1795315061466ll, 5, bat_args_484,
+	{ 10, "command", 1795315366918ll, 5, bat_args_484,
 	  "*0\r\n", 4,
 	  "*0\r\n", 4 },
-	{ 10, "command", 1795315061466ll, 3, bat_args_485,
+	{ 10, "command", 1795315366918ll, 3, bat_args_485,
 	  "*0\r\n", 4,
 	  "%0\r\n", 4 },
-	{ 10, "command", 1795315061466ll, 3, bat_args_486,
+	{ 10, "command", 1795315366918ll, 3, bat_args_486,
 	  "-ERR wrong number of arguments for 'command|count' command\r\n", 60,
 	  "-ERR wrong number of arguments for 'command|count' command\r\n", 60 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_487,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_487,
 	  "*0\r\n", 4,
 	  "*0\r\n", 4 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_488,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_488,
 	  "*2\r\n$1\r\n0\r\n*0\r\n", 15,
 	  "*2\r\n$1\r\n0\r\n*0\r\n", 15 },
-	{ 11, "scan", 1795315061479ll, 3, bat_args_489,
+	{ 11, "scan", 1795315366975ll, 3, bat_args_489,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_490,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_490,
 	  "*1\r\n$3\r\nfoo\r\n", 13,
 	  "*1\r\n$3\r\nfoo\r\n", 13 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_491,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_491,
 	  "*0\r\n", 4,
 	  "*0\r\n", 4 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_492,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_492,
 	  "*1\r\n$3\r\nfoo\r\n", 13,
 	  "*1\r\n$3\r\nfoo\r\n", 13 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_493,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_493,
 	  "*1\r\n$3\r\nfoo\r\n", 13,
 	  "*1\r\n$3\r\nfoo\r\n", 13 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_494,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_494,
 	  "*1\r\n$3\r\nfoo\r\n", 13,
 	  "*1\r\n$3\r\nfoo\r\n", 13 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_495,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_495,
 	  "*0\r\n", 4,
 	  "*0\r\n", 4 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_496,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_496,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24 },
-	{ 11, "scan", 1795315061479ll, 6, bat_args_497,
+	{ 11, "scan", 1795315366975ll, 6, bat_args_497,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_498,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_498,
 	  "*2\r\n$1\r\n0\r\n*0\r\n", 15,
 	  "*2\r\n$1\r\n0\r\n*0\r\n", 15 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_499,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_499,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_500,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_500,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_501,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_501,
 	  "*2\r\n$1\r\n0\r\n*0\r\n", 15,
 	  "*2\r\n$1\r\n0\r\n*0\r\n", 15 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_502,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_502,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_503,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_503,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_504,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_504,
 	  "-ERR value is not an integer or out of range\r\n", 46,
 	  "-ERR value is not an integer or out of range\r\n", 46 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_505,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_505,
 	  "-ERR invalid cursor\r\n", 21,
 	  "-ERR invalid cursor\r\n", 21 },
-	{ 11, "scan", 1795315061479ll, 3, bat_args_506,
+	{ 11, "scan", 1795315366975ll, 3, bat_args_506,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_507,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_507,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_508,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_508,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_509,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_509,
 	  "-ERR invalid cursor\r\n", 21,
 	  "-ERR invalid cursor\r\n", 21 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_510,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_510,
 	  "-ERR invalid cursor\r\n", 21,
 	  "-ERR invalid cursor\r\n", 21 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_511,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_511,
 	  "-ERR invalid cursor\r\n", 21,
 	  "-ERR invalid cursor\r\n", 21 },
-	{ 11, "scan", 1795315061479ll, 6, bat_args_512,
+	{ 11, "scan", 1795315366975ll, 6, bat_args_512,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24,
 	  "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfoo\r\n", 24 },
-	{ 11, "scan", 1795315061479ll, 1, bat_args_513,
+	{ 11, "scan", 1795315366975ll, 1, bat_args_513,
 	  ":1\r\n", 4,
 	  ":1\r\n", 4 },
-	{ 11, "scan", 1795315061479ll, 5, bat_args_514,
+	{ 11, "scan", 1795315366975ll, 5, bat_args_514,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_515,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_515,
 	  "*0\r\n", 4,
 	  "*0\r\n", 4 },
-	{ 11, "scan", 1795315061479ll, 4, bat_args_516,
+	{ 11, "scan", 1795315366975ll, 4, bat_args_516,
 	  "*2\r\n$1\r\n0\r\n*0\r\n", 15,
 	  "*2\r\n$1\r\n0\r\n*0\r\n", 15 },
-	{ 11, "scan", 1795315061479ll, 1, bat_args_517,
+	{ 11, "scan", 1795315366975ll, 1, bat_args_517,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 11, "scan", 1795315061479ll, 1, bat_args_518,
+	{ 11, "scan", 1795315366975ll, 1, bat_args_518,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_519,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_519,
 	  "*0\r\n", 4,
 	  "*0\r\n", 4 },
-	{ 11, "scan", 1795315061479ll, 3, bat_args_520,
+	{ 11, "scan", 1795315366975ll, 3, bat_args_520,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 11, "scan", 1795315061479ll, 1, bat_args_521,
+	{ 11, "scan", 1795315366975ll, 1, bat_args_521,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 11, "scan", 1795315061479ll, 1, bat_args_522,
+	{ 11, "scan", 1795315366975ll, 1, bat_args_522,
 	  ":0\r\n", 4,
 	  ":0\r\n", 4 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_523,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_523,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_524,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_524,
 	  "+OK\r\n", 5,
 	  "+OK\r\n", 5 },
-	{ 11, "scan", 1795315061479ll, 2, bat_args_525,
+	{ 11, "scan", 1795315366975ll, 2, bat_args_525,
 	  "-ERR syntax error\r\n", 19,
 	  "-ERR syntax error\r\n", 19 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_526,
+	{ 12, "random0", 1795315366991ll, 3, bat_args_526,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_527,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_528,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_529,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_530,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_531,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_532,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_533,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_534,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_535,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_536,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_537,
+	  "$1\r\n9\r\n", 7,
+	  "$1\r\n9\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_538,
+	  "$1\r\n9\r\n", 7,
+	  "$1\r\n9\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 8, bat_args_539,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_540,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_541,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_542,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_543,
+	  ":10\r\n", 5,
+	  ":10\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_544,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_545,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_546,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_547,
+	  "*1\r\n$2\r\n-0\r\n", 12,
+	  "*1\r\n$2\r\n-0\r\n", 12 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_548,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_549,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_550,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_551,
+	  "$3\r\n-01\r\n", 9,
+	  "$3\r\n-01\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_552,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_553,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_554,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_555,
+	  "$3\r\n0.5\r\n", 9,
+	  "$3\r\n0.5\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_556,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_557,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_558,
+	  "$3\r\n0.5\r\n", 9,
+	  "$3\r\n0.5\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_559,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_560,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_561,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_562,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_563,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_564,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_565,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_566,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_567,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_568,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_569,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_570,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_571,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_572,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_573,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_574,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_575,
+	  "*1\r\n$2\r\n-0\r\n", 12,
+	  "*1\r\n$2\r\n-0\r\n", 12 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_576,
+	  "$4\r\n1100\r\n", 10,
+	  "$4\r\n1100\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_577,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_578,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_579,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_580,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_581,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_582,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_583,
+	  "*3\r\n$4\r\n-0-5\r\n$1\r\n0\r\n$4\r\n1100\r\n", 31,
+	  "*3\r\n$4\r\n-0-5\r\n$1\r\n0\r\n$4\r\n1100\r\n", 31 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_584,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_585,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_586,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_587,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_588,
+	  "$6\r\n-0-1e3\r\n", 12,
+	  "$6\r\n-0-1e3\r\n", 12 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_589,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_590,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_591,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_592,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_593,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_594,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_595,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_596,
+	  "*2\r\n$4\r\n-5 2\r\n$2\r\n-5\r\n", 22,
+	  "*2\r\n$4\r\n-5 2\r\n$2\r\n-5\r\n", 22 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_597,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_598,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_599,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_600,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_601,
+	  ":-5\r\n", 5,
+	  ":-5\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_602,
+	  "*4\r\n$-1\r\n$1\r\n0\r\n$2\r\n-5\r\n$4\r\n-5 2\r\n", 34,
+	  "*4\r\n_\r\n$1\r\n0\r\n$2\r\n-5\r\n$4\r\n-5 2\r\n", 32 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_603,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_604,
+	  "$1\r\n-\r\n", 7,
+	  "$1\r\n-\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_605,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_606,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_607,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_608,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_609,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_610,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_611,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_612,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_613,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_614,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_615,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_616,
+	  "$4\r\n17.5\r\n", 10,
+	  "$4\r\n17.5\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_617,
+	  "$3\r\n007\r\n", 9,
+	  "$3\r\n007\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_618,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_619,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_620,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_621,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_622,
+	  "*2\r\n$6\r\ninf1e3\r\n$3\r\n1e3\r\n", 25,
+	  "*2\r\n$6\r\ninf1e3\r\n$3\r\n1e3\r\n", 25 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_623,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_624,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_625,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_626,
+	  "$4\r\n17.5\r\n", 10,
+	  "$4\r\n17.5\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_627,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_628,
+	  ":14\r\n", 5,
+	  ":14\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_629,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_630,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_631,
+	  "$14\r\n 2\000hello world\r\n", 21,
+	  "$14\r\n 2\000hello world\r\n", 21 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_632,
+	  "*1\r\n$14\r\n 2\000hello world\r\n", 25,
+	  "*1\r\n$14\r\n 2\000hello world\r\n", 25 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_633,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_634,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_635,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_636,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_637,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_638,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_639,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_640,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_641,
+	  "*4\r\n$6\r\n007abc\r\n$4\r\n17.5\r\n$4\r\n17.5\r\n$4\r\n17.5\r\n", 46,
+	  "*4\r\n$6\r\n007abc\r\n$4\r\n17.5\r\n$4\r\n17.5\r\n$4\r\n17.5\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_642,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_643,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_644,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_645,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_646,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_647,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_648,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_649,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_650,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_651,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_652,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_653,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_654,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_655,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_656,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_657,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_658,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_659,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_660,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_661,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_662,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_663,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_664,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_665,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_666,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_667,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_668,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_669,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_670,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_671,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_672,
+	  "*2\r\n$0\r\n\r\n$-1\r\n", 15,
+	  "*2\r\n$0\r\n\r\n_\r\n", 13 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_673,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_674,
+	  ":9223372036854775806\r\n", 22,
+	  ":9223372036854775806\r\n", 22 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_675,
+	  "$19\r\n9223372036854775806\r\n", 26,
+	  "$19\r\n9223372036854775806\r\n", 26 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_676,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_677,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_678,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_679,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_680,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 6, bat_args_681,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_682,
+	  "*2\r\n$4\r\n10.5\r\n$14\r\n 2\000hello world\r\n", 35,
+	  "*2\r\n$4\r\n10.5\r\n$14\r\n 2\000hello world\r\n", 35 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_683,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_684,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_685,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_686,
+	  ":21\r\n", 5,
+	  ":21\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_687,
+	  "$3\r\n3.0\r\n", 9,
+	  "$3\r\n3.0\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_688,
+	  "$14\r\n 2\000hello world\r\n", 21,
+	  "$14\r\n 2\000hello world\r\n", 21 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_689,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_690,
+	  "$5\r\n1e3-5\r\n", 11,
+	  "$5\r\n1e3-5\r\n", 11 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_691,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_692,
+	  "$21\r\n9223372036854775806 2\r\n", 28,
+	  "$21\r\n9223372036854775806 2\r\n", 28 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_693,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_694,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_695,
+	  "$21\r\n9223372036854775806 2\r\n", 28,
+	  "$21\r\n9223372036854775806 2\r\n", 28 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_696,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_697,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_698,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_699,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_700,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_701,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_702,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_703,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_704,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_705,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_706,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_707,
+	  ":21\r\n", 5,
+	  ":21\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_708,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_709,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_710,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_711,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_712,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_713,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_714,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_715,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_716,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 6, bat_args_717,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_718,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_719,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_720,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_721,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_722,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_723,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_724,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_725,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_726,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_727,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_728,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_729,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_730,
+	  ":12\r\n", 5,
+	  ":12\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_731,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_732,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_733,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_734,
+	  "$21\r\n9abc372036854775806 2\r\n", 28,
+	  "$21\r\n9abc372036854775806 2\r\n", 28 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_735,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_736,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_737,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_738,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_739,
+	  "$6\r\n1\000\0001e3\r\n", 12,
+	  "$6\r\n1\000\0001e3\r\n", 12 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_740,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_741,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_742,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_743,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_744,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_745,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_746,
+	  "*4\r\n$6\r\n1\000\0001e3\r\n$2\r\n 2\r\n$2\r\n 2\r\n$6\r\n1\000\0001e3\r\n", 44,
+	  "*4\r\n$6\r\n1\000\0001e3\r\n$2\r\n 2\r\n$2\r\n 2\r\n$6\r\n1\000\0001e3\r\n", 44 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_747,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_748,
+	  "$12\r\n1hello world\r\n", 19,
+	  "$12\r\n1hello world\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_749,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 8, bat_args_750,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_751,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_752,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 8, bat_args_753,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_754,
+	  "$21\r\n9abc372036854775806 2\r\n", 28,
+	  "$21\r\n9abc372036854775806 2\r\n", 28 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_755,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_756,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_757,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_758,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_759,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_760,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_761,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_762,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_763,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_764,
+	  "$1\r\n7\r\n", 7,
+	  "$1\r\n7\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_765,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_766,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_767,
+	  ":13\r\n", 5,
+	  ":13\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_768,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_769,
+	  ":13\r\n", 5,
+	  ":13\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_770,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_771,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_772,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_773,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_774,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_775,
+	  "$13\r\n-1hello world\r\n", 20,
+	  "$13\r\n-1hello world\r\n", 20 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_776,
+	  "$3\r\ninf\r\n", 9,
+	  "$3\r\ninf\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_777,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_778,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_779,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_780,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_781,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_782,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_783,
+	  ":107\r\n", 6,
+	  ":107\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_784,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_785,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_786,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_787,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_788,
+	  "$3\r\n107\r\n", 9,
+	  "$3\r\n107\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_789,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_790,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_791,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_792,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_793,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_794,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_795,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_796,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_797,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_798,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_799,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_800,
+	  ":14\r\n", 5,
+	  ":14\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_801,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_802,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_803,
+	  "*3\r\n$0\r\n\r\n$0\r\n\r\n$-1\r\n", 21,
+	  "*3\r\n$0\r\n\r\n$0\r\n\r\n_\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 8, bat_args_804,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_805,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_806,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_807,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_808,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_809,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_810,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_811,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_812,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_813,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_814,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_815,
+	  "$14\r\n0\000\000\000\000\000\000\000\000\00010.5\r\n", 21,
+	  "$14\r\n0\000\000\000\000\000\000\000\000\00010.5\r\n", 21 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_816,
+	  ":15\r\n", 5,
+	  ":15\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_817,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_818,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_819,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_820,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_821,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_822,
+	  "*2\r\n$3\r\n007\r\n$1\r\n1\r\n", 20,
+	  "*2\r\n$3\r\n007\r\n$1\r\n1\r\n", 20 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_823,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_824,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_825,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_826,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_827,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_828,
+	  "*4\r\n$1\r\n1\r\n$1\r\n1\r\n$3\r\nabc\r\n$3\r\n 20\r\n", 36,
+	  "*4\r\n$1\r\n1\r\n$1\r\n1\r\n$3\r\nabc\r\n$3\r\n 20\r\n", 36 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_829,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_830,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_831,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_832,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_833,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_834,
+	  "$3\r\n 20\r\n", 9,
+	  "$3\r\n 20\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_835,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_836,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_837,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_838,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_839,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_840,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_841,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_842,
+	  "*2\r\n$2\r\n-0\r\n$4\r\n10.5\r\n", 22,
+	  "*2\r\n$2\r\n-0\r\n$4\r\n10.5\r\n", 22 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_843,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_844,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_845,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_846,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_847,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_848,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_849,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_850,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_851,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_852,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_853,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_854,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_855,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_856,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_857,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_858,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_859,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_860,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_861,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_862,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_863,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_864,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_865,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_866,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_867,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_868,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_869,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_870,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_871,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_872,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_873,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_874,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_875,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_876,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_877,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_878,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_879,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_880,
+	  "*2\r\n$2\r\n-0\r\n$0\r\n\r\n", 18,
+	  "*2\r\n$2\r\n-0\r\n$0\r\n\r\n", 18 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_881,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_882,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_883,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_884,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_885,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_886,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_887,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_888,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_889,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_890,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_891,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_892,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_893,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_894,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_895,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_896,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_897,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_898,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_899,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_900,
+	  "$3\r\n\000-0\r\n", 9,
+	  "$3\r\n\000-0\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_901,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_902,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_903,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_904,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_905,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_906,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_907,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_908,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_909,
+	  "*2\r\n$1\r\n1\r\n$-1\r\n", 16,
+	  "*2\r\n$1\r\n1\r\n_\r\n", 14 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_910,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_911,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_912,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_913,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_914,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_915,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_916,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_917,
+	  ":86400\r\n", 8,
+	  ":86400\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_918,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_919,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_920,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_921,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_922,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_923,
+	  "*2\r\n$4\r\n10.5\r\n$-1\r\n", 19,
+	  "*2\r\n$4\r\n10.5\r\n_\r\n", 17 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_924,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_925,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_926,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_927,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_928,
+	  ":86400\r\n", 8,
+	  ":86400\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_929,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_930,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_931,
+	  "*4\r\n$1\r\n1\r\n$3\r\n\000 2\r\n$-1\r\n$3\r\n\000 2\r\n", 34,
+	  "*4\r\n$1\r\n1\r\n$3\r\n\000 2\r\n_\r\n$3\r\n\000 2\r\n", 32 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_932,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_933,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_934,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_935,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_936,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_937,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_938,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_939,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_940,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_941,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_942,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_943,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_944,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_945,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_946,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_947,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_948,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_949,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_950,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_951,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_952,
+	  "$2\r\n-5\r\n", 8,
+	  "$2\r\n-5\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_953,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_954,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_955,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_956,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_957,
+	  "*3\r\n$2\r\n 2\r\n$11\r\nhello world\r\n$11\r\nhello world\r\n", 48,
+	  "*3\r\n$2\r\n 2\r\n$11\r\nhello world\r\n$11\r\nhello world\r\n", 48 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_958,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_959,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_960,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_961,
+	  "*1\r\n$11\r\nhello world\r\n", 22,
+	  "*1\r\n$11\r\nhello world\r\n", 22 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_962,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_963,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_964,
+	  "*3\r\n$-1\r\n$3\r\n1e3\r\n$-1\r\n", 23,
+	  "*3\r\n_\r\n$3\r\n1e3\r\n_\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_965,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_966,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_967,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_968,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_969,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_970,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_971,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_972,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_973,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_974,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_975,
+	  "*1\r\n$0\r\n\r\n", 10,
+	  "*1\r\n$0\r\n\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_976,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_977,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_978,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_979,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_980,
+	  "*4\r\n$0\r\n\r\n$-1\r\n$-1\r\n$2\r\n-1\r\n", 28,
+	  "*4\r\n$0\r\n\r\n_\r\n_\r\n$2\r\n-1\r\n", 24 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_981,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_982,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_983,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_984,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_985,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_986,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_987,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_988,
+	  "$3\r\n1e3\r\n", 9,
+	  "$3\r\n1e3\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_989,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_990,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_991,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_992,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_993,
+	  "*2\r\n$-1\r\n$-1\r\n", 14,
+	  "*2\r\n_\r\n_\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_994,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_995,
+	  "$3\r\n1e3\r\n", 9,
+	  "$3\r\n1e3\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_996,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_997,
+	  "*4\r\n$-1\r\n$11\r\nhello world\r\n$-1\r\n$3\r\n1e3\r\n", 41,
+	  "*4\r\n_\r\n$11\r\nhello world\r\n_\r\n$3\r\n1e3\r\n", 37 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_998,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_999,
+	  "*1\r\n$-1\r\n", 9,
+	  "*1\r\n_\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1000,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1001,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1002,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1003,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1004,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1005,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1006,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1007,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1008,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1009,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1010,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1011,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1012,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1013,
+	  "$1\r\n-\r\n", 7,
+	  "$1\r\n-\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1014,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1015,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1016,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1017,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1018,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1019,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1020,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1021,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1022,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1023,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1024,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1025,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1026,
+	  ":14\r\n", 5,
+	  ":14\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1027,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1028,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1029,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1030,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1031,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1032,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1033,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1034,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1035,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1036,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1037,
+	  "$3\r\n1e3\r\n", 9,
+	  "$3\r\n1e3\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 8, bat_args_1038,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1039,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1040,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1041,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1042,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1043,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1044,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1045,
+	  "$14\r\n\000\000\000hello world\r\n", 21,
+	  "$14\r\n\000\000\000hello world\r\n", 21 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1046,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1047,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1048,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1049,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1050,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1051,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1052,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1053,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1054,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1055,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1056,
+	  "$11\r\nabc\000\000\000\000\000\000\0001\r\n", 18,
+	  "$11\r\nabc\000\000\000\000\000\000\0001\r\n", 18 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1057,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1058,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1059,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1060,
+	  "$11\r\nabcabc\000\000\000\0001\r\n", 18,
+	  "$11\r\nabcabc\000\000\000\0001\r\n", 18 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1061,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1062,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1063,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1064,
+	  "$11\r\nabcabc\000\000\000\0001\r\n", 18,
+	  "$11\r\nabcabc\000\000\000\0001\r\n", 18 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1065,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1066,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1067,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1068,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1069,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1070,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1071,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1072,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1073,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1074,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1075,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1076,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1077,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1078,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1079,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1080,
+	  "$5\r\n-5007\r\n", 11,
+	  "$5\r\n-5007\r\n", 11 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1081,
+	  ":-100\r\n", 7,
+	  ":-100\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1082,
+	  ":-93\r\n", 6,
+	  ":-93\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1083,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1084,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1085,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1086,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1087,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1088,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1089,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1090,
+	  "$3\r\ninf\r\n", 9,
+	  "$3\r\ninf\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1091,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1092,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1093,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1094,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1095,
+	  ":9223372036854775807\r\n", 22,
+	  ":9223372036854775807\r\n", 22 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1096,
+	  "$3\r\n100\r\n", 9,
+	  "$3\r\n100\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1097,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1098,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 6, bat_args_1099,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1100,
+	  "*1\r\n$4\r\n-931\r\n", 14,
+	  "*1\r\n$4\r\n-931\r\n", 14 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1101,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1102,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1103,
+	  ":100\r\n", 6,
+	  ":100\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1104,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1105,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1106,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1107,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1108,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1109,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1110,
+	  ":500\r\n", 6,
+	  ":500\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1111,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1112,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1113,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1114,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1115,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1116,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1117,
+	  "$20\r\n18446744073709551614\r\n", 27,
+	  "$20\r\n18446744073709551614\r\n", 27 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1118,
+	  "$4\r\n1007\r\n", 10,
+	  "$4\r\n1007\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1119,
+	  "$20\r\n18446744073709551614\r\n", 27,
+	  "$20\r\n18446744073709551614\r\n", 27 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1120,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1121,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1122,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1123,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1124,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1125,
+	  ":-928\r\n", 7,
+	  ":-928\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1126,
+	  ":22\r\n", 5,
+	  ":22\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1127,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1128,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1129,
+	  "$4\r\n-928\r\n", 10,
+	  "$4\r\n-928\r\n", 10 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1130,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1131,
+	  ":1008\r\n", 7,
+	  ":1008\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1132,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1133,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1134,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1135,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1136,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1137,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1138,
+	  "*4\r\n$11\r\nhello world\r\n$3\r\ninf\r\n$3\r\ninf\r\n$4\r\n1008\r\n", 50,
+	  "*4\r\n$11\r\nhello world\r\n$3\r\ninf\r\n$3\r\ninf\r\n$4\r\n1008\r\n", 50 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1139,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1140,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1141,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1142,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1143,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1144,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1145,
+	  "$3\r\ninf\r\n", 9,
+	  "$3\r\ninf\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1146,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1147,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1148,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1149,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1150,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1151,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1152,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1153,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1154,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1155,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1156,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1157,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1158,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1159,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1160,
+	  ":14\r\n", 5,
+	  ":14\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1161,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1162,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1163,
+	  ":-100\r\n", 7,
+	  ":-100\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1164,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1165,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1166,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1167,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1168,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1169,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1170,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1171,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1172,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1173,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1174,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1175,
+	  "$6\r\n-0\000inf\r\n", 12,
+	  "$6\r\n-0\000inf\r\n", 12 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1176,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1177,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1178,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1179,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1180,
+	  "$14\r\n007hello world\r\n", 21,
+	  "$14\r\n007hello world\r\n", 21 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1181,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1182,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1183,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1184,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1185,
+	  ":9223372036854775806\r\n", 22,
+	  ":9223372036854775806\r\n", 22 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1186,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1187,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1188,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1189,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1190,
+	  ":9223372036854775805\r\n", 22,
+	  ":9223372036854775805\r\n", 22 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1191,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1192,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1193,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1194,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1195,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1196,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1197,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1198,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1199,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1200,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1201,
+	  "$19\r\n9223372036854775805\r\n", 26,
+	  "$19\r\n9223372036854775805\r\n", 26 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1202,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1203,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1204,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1205,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1206,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1207,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1208,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1209,
+	  "$19\r\n9223372036854775805\r\n", 26,
+	  "$19\r\n9223372036854775805\r\n", 26 },
+	{ 12, "random0", 1795315366991ll, 6, bat_args_1210,
+	  "$3\r\ninf\r\n", 9,
+	  "$3\r\ninf\r\n", 9 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1211,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1212,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1213,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1214,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1215,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1216,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 7, bat_args_1217,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1218,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1219,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 12, "random0", 1795315366991ll, 2, bat_args_1220,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1221,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 3, bat_args_1222,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1223,
+	  "*3\r\n$-1\r\n$-1\r\n$-1\r\n", 19,
+	  "*3\r\n_\r\n_\r\n_\r\n", 13 },
+	{ 12, "random0", 1795315366991ll, 5, bat_args_1224,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 12, "random0", 1795315366991ll, 4, bat_args_1225,
+	  "$1\r\n5\r\n", 7,
+	  "$1\r\n5\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1226,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1227,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1228,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1229,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1230,
+	  ":-9223372036854775808\r\n", 23,
+	  ":-9223372036854775808\r\n", 23 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1231,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1232,
+	  "$20\r\n-9223372036854775808\r\n", 27,
+	  "$20\r\n-9223372036854775808\r\n", 27 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1233,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1234,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1235,
+	  ":7\r\n", 4,
+	  ":7\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1236,
+	  ":7\r\n", 4,
+	  ":7\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1237,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1238,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1239,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1240,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1241,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1242,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1243,
+	  "*3\r\n$3\r\n1e3\r\n$1\r\n7\r\n$20\r\n-9223372036854775808\r\n", 47,
+	  "*3\r\n$3\r\n1e3\r\n$1\r\n7\r\n$20\r\n-9223372036854775808\r\n", 47 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1244,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1245,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1246,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1247,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1248,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1249,
+	  ":13\r\n", 5,
+	  ":13\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1250,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1251,
+	  ":8\r\n", 4,
+	  ":8\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1252,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1253,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1254,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1255,
+	  "$3\r\ninf\r\n", 9,
+	  "$3\r\ninf\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1256,
+	  ":13\r\n", 5,
+	  ":13\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1257,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1258,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1259,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1260,
+	  ":17\r\n", 5,
+	  ":17\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1261,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1262,
+	  ":13\r\n", 5,
+	  ":13\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1263,
+	  "*2\r\n$13\r\n-1\000\000\000\000\000\000\000\0001e3\r\n$3\r\n007\r\n", 33,
+	  "*2\r\n$13\r\n-1\000\000\000\000\000\000\000\0001e3\r\n$3\r\n007\r\n", 33 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1264,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1265,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1266,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1267,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1268,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1269,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1270,
+	  "$1\r\n\000\r\n", 7,
+	  "$1\r\n\000\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1271,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1272,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1273,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1274,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1275,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1276,
+	  "$17\r\n1e3\000\000\000\000\000\000\000abc10.5\r\n", 24,
+	  "$17\r\n1e3\000\000\000\000\000\000\000abc10.5\r\n", 24 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1277,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1278,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1279,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1280,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1281,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 6, bat_args_1282,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1283,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1284,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1285,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1286,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1287,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1288,
+	  "$1\r\n6\r\n", 7,
+	  "$1\r\n6\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1289,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1290,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1291,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1292,
+	  "$1\r\n6\r\n", 7,
+	  "$1\r\n6\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1293,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1294,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1295,
+	  "$1\r\n3\r\n", 7,
+	  "$1\r\n3\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1296,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1297,
+	  ":1000\r\n", 7,
+	  ":1000\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1298,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1299,
+	  ":106\r\n", 6,
+	  ":106\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1300,
+	  "$3\r\n106\r\n", 9,
+	  "$3\r\n106\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1301,
+	  ":12\r\n", 5,
+	  ":12\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1302,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1303,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 9, bat_args_1304,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1305,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1306,
+	  "$12\r\n-1\000\000\000\000\000\000\000\000-0\r\n", 19,
+	  "$12\r\n-1\000\000\000\000\000\000\000\000-0\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1307,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1308,
+	  "*2\r\n$3\r\nabc\r\n$3\r\nabc\r\n", 22,
+	  "*2\r\n$3\r\nabc\r\n$3\r\nabc\r\n", 22 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1309,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1310,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1311,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1312,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1313,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1314,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1315,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1316,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1317,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1318,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1319,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1320,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1321,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1322,
+	  "$3\r\ninf\r\n", 9,
+	  "$3\r\ninf\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1323,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1324,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1325,
+	  "$4\r\n-3.5\r\n", 10,
+	  "$4\r\n-3.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1326,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1327,
+	  "$2\r\n11\r\n", 8,
+	  "$2\r\n11\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1328,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1329,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1330,
+	  "$4\r\n-3.5\r\n", 10,
+	  "$4\r\n-3.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1331,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1332,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1333,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1334,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1335,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1336,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1337,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1338,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1339,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1340,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1341,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1342,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1343,
+	  "*3\r\n$-1\r\n$1\r\n1\r\n$3\r\nabc\r\n", 25,
+	  "*3\r\n_\r\n$1\r\n1\r\n$3\r\nabc\r\n", 23 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1344,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1345,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1346,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1347,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1348,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1349,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1350,
+	  "*2\r\n$11\r\nhello world\r\n$1\r\n1\r\n", 29,
+	  "*2\r\n$11\r\nhello world\r\n$1\r\n1\r\n", 29 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1351,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1352,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1353,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1354,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1355,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1356,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1357,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1358,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1359,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1360,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 6, bat_args_1361,
+	  "$3\r\n3.0\r\n", 9,
+	  "$3\r\n3.0\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1362,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1363,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1364,
+	  "*1\r\n$11\r\nh10.5 world\r\n", 22,
+	  "*1\r\n$11\r\nh10.5 world\r\n", 22 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1365,
+	  ":5\r\n", 4,
+	  ":5\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1366,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1367,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1368,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1369,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1370,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1371,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1372,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1373,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1374,
+	  "$5\r\n1e3-5\r\n", 11,
+	  "$5\r\n1e3-5\r\n", 11 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1375,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1376,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1377,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1378,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1379,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1380,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1381,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1382,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1383,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1384,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1385,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1386,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1387,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1388,
+	  "$3\r\n1e3\r\n", 9,
+	  "$3\r\n1e3\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1389,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1390,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1391,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1392,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1393,
+	  ":12\r\n", 5,
+	  ":12\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1394,
+	  ":-9223372036854775807\r\n", 23,
+	  ":-9223372036854775807\r\n", 23 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1395,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1396,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1397,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1398,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1399,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1400,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1401,
+	  "$12\r\nh10.5 world1\r\n", 19,
+	  "$12\r\nh10.5 world1\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1402,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1403,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1404,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1405,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1406,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1407,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1408,
+	  ":-9223372036854775808\r\n", 23,
+	  ":-9223372036854775808\r\n", 23 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1409,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1410,
+	  "$19\r\n910.572036854775807\r\n", 26,
+	  "$19\r\n910.572036854775807\r\n", 26 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1411,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1412,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1413,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1414,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1415,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1416,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1417,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1418,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1419,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1420,
+	  "$22\r\n-9223372036854775806.5\r\n", 29,
+	  "$22\r\n-9223372036854775806.5\r\n", 29 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1421,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1422,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1423,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1424,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1425,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1426,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1427,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1428,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1429,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1430,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1431,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1432,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1433,
+	  ":-100\r\n", 7,
+	  ":-100\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1434,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1435,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1436,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1437,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1438,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1439,
+	  "$1\r\n7\r\n", 7,
+	  "$1\r\n7\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1440,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1441,
+	  "*3\r\n$1\r\n0\r\n$1\r\n0\r\n$1\r\n0\r\n", 25,
+	  "*3\r\n$1\r\n0\r\n$1\r\n0\r\n$1\r\n0\r\n", 25 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1442,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1443,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1444,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1445,
+	  "*4\r\n$4\r\n10.5\r\n$1\r\n7\r\n$4\r\n10.5\r\n$1\r\n0\r\n", 38,
+	  "*4\r\n$4\r\n10.5\r\n$1\r\n7\r\n$4\r\n10.5\r\n$1\r\n0\r\n", 38 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1446,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1447,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1448,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1449,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1450,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1451,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1452,
+	  "$1\r\n7\r\n", 7,
+	  "$1\r\n7\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1453,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1454,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1455,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1456,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1457,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1458,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1459,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1460,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1461,
+	  ":100\r\n", 6,
+	  ":100\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1462,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1463,
+	  "$6\r\n1001.5\r\n", 12,
+	  "$6\r\n1001.5\r\n", 12 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1464,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1465,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1466,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1467,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1468,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1469,
+	  "*2\r\n$-1\r\n$6\r\n1001.5\r\n", 21,
+	  "*2\r\n_\r\n$6\r\n1001.5\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1470,
+	  "$2\r\n-3\r\n", 8,
+	  "$2\r\n-3\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1471,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1472,
+	  ":500\r\n", 6,
+	  ":500\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1473,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1474,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1475,
+	  "$2\r\n11\r\n", 8,
+	  "$2\r\n11\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1476,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1477,
+	  ":12\r\n", 5,
+	  ":12\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1478,
+	  "*2\r\n$2\r\n11\r\n$2\r\n11\r\n", 20,
+	  "*2\r\n$2\r\n11\r\n$2\r\n11\r\n", 20 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1479,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1480,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1481,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1482,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1483,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1484,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1485,
+	  "$12\r\n1hello world\r\n", 19,
+	  "$12\r\n1hello world\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1486,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1487,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1488,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1489,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1490,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1491,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1492,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1493,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1494,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1495,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1496,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1497,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1498,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1499,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1500,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1501,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1502,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1503,
+	  ":12\r\n", 5,
+	  ":12\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1504,
+	  "$12\r\n1hello world\r\n", 19,
+	  "$12\r\n1hello world\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1505,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1506,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1507,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1508,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1509,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1510,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1511,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1512,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1513,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1514,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1515,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1516,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1517,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1518,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1519,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1520,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1521,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1522,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1523,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1524,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1525,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1526,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1527,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1528,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1529,
+	  "$1\r\n4\r\n", 7,
+	  "$1\r\n4\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1530,
+	  "$20\r\n-9223372036854775804\r\n", 27,
+	  "$20\r\n-9223372036854775804\r\n", 27 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1531,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1532,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1533,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1534,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1535,
+	  ":22\r\n", 5,
+	  ":22\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1536,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1537,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1538,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1539,
+	  "$20\r\n-9223372036854775804\r\n", 27,
+	  "$20\r\n-9223372036854775804\r\n", 27 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1540,
+	  "*4\r\n$22\r\n\000\000\0009223372036854775807\r\n$4\r\n1inf\r\n$3\r\n007\r\n$3\r\n007\r\n", 61,
+	  "*4\r\n$22\r\n\000\000\0009223372036854775807\r\n$4\r\n1inf\r\n$3\r\n007\r\n$3\r\n007\r\n", 61 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1541,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1542,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1543,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1544,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 9, bat_args_1545,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1546,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1547,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1548,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1549,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1550,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1551,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1552,
+	  "$3\r\nrld\r\n", 9,
+	  "$3\r\nrld\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1553,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1554,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1555,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1556,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1557,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1558,
+	  ":20\r\n", 5,
+	  ":20\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1559,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1560,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1561,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1562,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1563,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1564,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1565,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 8, bat_args_1566,
+	  "$3\r\n007\r\n", 9,
+	  "$3\r\n007\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1567,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1568,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1569,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1570,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1571,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1572,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1573,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1574,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1575,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1576,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1577,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1578,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1579,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1580,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1581,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1582,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1583,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1584,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1585,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1586,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1587,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1588,
+	  ":7\r\n", 4,
+	  ":7\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1589,
+	  "*3\r\n$-1\r\n$3\r\n1e3\r\n$1\r\n7\r\n", 25,
+	  "*3\r\n_\r\n$3\r\n1e3\r\n$1\r\n7\r\n", 23 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1590,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1591,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1592,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1593,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1594,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1595,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1596,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1597,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1598,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1599,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1600,
+	  ":7\r\n", 4,
+	  ":7\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1601,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1602,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1603,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1604,
+	  "*2\r\n$7\r\n1e310.5\r\n$2\r\n-1\r\n", 25,
+	  "*2\r\n$7\r\n1e310.5\r\n$2\r\n-1\r\n", 25 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1605,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1606,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1607,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1608,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1609,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1610,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1611,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1612,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1613,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1614,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1615,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1616,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1617,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1618,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1619,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1620,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1621,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1622,
+	  "$4\r\ninf1\r\n", 10,
+	  "$4\r\ninf1\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1623,
+	  "$3\r\n3.0\r\n", 9,
+	  "$3\r\n3.0\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1624,
+	  "$4\r\ninf1\r\n", 10,
+	  "$4\r\ninf1\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1625,
+	  "-ERR increment or decrement would overflow\r\n", 44,
+	  "-ERR increment or decrement would overflow\r\n", 44 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1626,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1627,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1628,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1629,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1630,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1631,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1632,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1633,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1634,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1635,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1636,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1637,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1638,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1639,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1640,
+	  "*2\r\n$11\r\nhello world\r\n$-1\r\n", 27,
+	  "*2\r\n$11\r\nhello world\r\n_\r\n", 25 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1641,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1642,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1643,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1644,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1645,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1646,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1647,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1648,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1649,
+	  "$4\r\n17.5\r\n", 10,
+	  "$4\r\n17.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1650,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1651,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1652,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1653,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1654,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1655,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1656,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1657,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1658,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1659,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1660,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1661,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1662,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1663,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1664,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1665,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1666,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1667,
+	  "$3\r\ninf\r\n", 9,
+	  "$3\r\ninf\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1668,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1669,
+	  ":-100\r\n", 7,
+	  ":-100\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1670,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1671,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1672,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1673,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1674,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1675,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1676,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1677,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1678,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1679,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1680,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1681,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 6, bat_args_1682,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1683,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1684,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1685,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1686,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1687,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1688,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1689,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1690,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1691,
+	  ":8\r\n", 4,
+	  ":8\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1692,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1693,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1694,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1695,
+	  ":9\r\n", 4,
+	  ":9\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1696,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1697,
+	  "*2\r\n$11\r\nhello world\r\n$3\r\n007\r\n", 31,
+	  "*2\r\n$11\r\nhello world\r\n$3\r\n007\r\n", 31 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1698,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1699,
+	  "$3\r\n007\r\n", 9,
+	  "$3\r\n007\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1700,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1701,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1702,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1703,
+	  "$3\r\n007\r\n", 9,
+	  "$3\r\n007\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1704,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1705,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1706,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1707,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1708,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1709,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1710,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1711,
+	  ":-9223372036854775808\r\n", 23,
+	  ":-9223372036854775808\r\n", 23 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1712,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1713,
+	  "$20\r\n-9223372036854775808\r\n", 27,
+	  "$20\r\n-9223372036854775808\r\n", 27 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1714,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1715,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1716,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1717,
+	  ":9\r\n", 4,
+	  ":9\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1718,
+	  "$1\r\n9\r\n", 7,
+	  "$1\r\n9\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1719,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1720,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1721,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1722,
+	  "$3\r\n1e3\r\n", 9,
+	  "$3\r\n1e3\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1723,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1724,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1725,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1726,
+	  "$1\r\n2\r\n", 7,
+	  "$1\r\n2\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1727,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1728,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1729,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1730,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1731,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1732,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1733,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1734,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1735,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1736,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1737,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1738,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1739,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1740,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1741,
+	  "*2\r\n$11\r\nhello world\r\n$2\r\n 2\r\n", 30,
+	  "*2\r\n$11\r\nhello world\r\n$2\r\n 2\r\n", 30 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1742,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1743,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1744,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1745,
+	  "$3\r\ninf\r\n", 9,
+	  "$3\r\ninf\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1746,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1747,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1748,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1749,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1750,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1751,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1752,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1753,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1754,
+	  "$3\r\n100\r\n", 9,
+	  "$3\r\n100\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1755,
+	  "*2\r\n$3\r\n1e3\r\n$11\r\nhello world\r\n", 31,
+	  "*2\r\n$3\r\n1e3\r\n$11\r\nhello world\r\n", 31 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1756,
+	  "$4\r\n\0001e3\r\n", 10,
+	  "$4\r\n\0001e3\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1757,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1758,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1759,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1760,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1761,
+	  "$4\r\n\0001e3\r\n", 10,
+	  "$4\r\n\0001e3\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1762,
+	  ":14\r\n", 5,
+	  ":14\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1763,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1764,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1765,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1766,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1767,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1768,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1769,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1770,
+	  "$3\r\n007\r\n", 9,
+	  "$3\r\n007\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1771,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1772,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1773,
+	  "$4\r\n11e3\r\n", 10,
+	  "$4\r\n11e3\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1774,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1775,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1776,
+	  ":9223372036854775806\r\n", 22,
+	  ":9223372036854775806\r\n", 22 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1777,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1778,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1779,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1780,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1781,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1782,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1783,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1784,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1785,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1786,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1787,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1788,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1789,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1790,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1791,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1792,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1793,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1794,
+	  "$3\r\n1e3\r\n", 9,
+	  "$3\r\n1e3\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1795,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1796,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1797,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1798,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1799,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1800,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1801,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1802,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1803,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1804,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1805,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1806,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1807,
+	  "$2\r\n-0\r\n", 8,
+	  "$2\r\n-0\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1808,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1809,
+	  "*1\r\n$1\r\n1\r\n", 11,
+	  "*1\r\n$1\r\n1\r\n", 11 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1810,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1811,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1812,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1813,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1814,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1815,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1816,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1817,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1818,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1819,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1820,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1821,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1822,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1823,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1824,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1825,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1826,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1827,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1828,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1829,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1830,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1831,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1832,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1833,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1834,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1835,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1836,
+	  ":89\r\n", 5,
+	  ":89\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1837,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1838,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1839,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1840,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1841,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1842,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1843,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1844,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1845,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1846,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1847,
+	  ":7\r\n", 4,
+	  ":7\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1848,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1849,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1850,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1851,
+	  "$3\r\n3.0\r\n", 9,
+	  "$3\r\n3.0\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1852,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1853,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1854,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1855,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1856,
+	  "$20\r\n18446744073709551614\r\n", 27,
+	  "$20\r\n18446744073709551614\r\n", 27 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1857,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 6, bat_args_1858,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1859,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1860,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1861,
+	  "$3\r\n8 2\r\n", 9,
+	  "$3\r\n8 2\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1862,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1863,
+	  "$3\r\n3.0\r\n", 9,
+	  "$3\r\n3.0\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1864,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1865,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1866,
+	  "$3\r\n8 2\r\n", 9,
+	  "$3\r\n8 2\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1867,
+	  "$3\r\n3.0\r\n", 9,
+	  "$3\r\n3.0\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1868,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1869,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1870,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1871,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1872,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1873,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1874,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1875,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1876,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1877,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1878,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1879,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1880,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1881,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1882,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1883,
+	  "$7\r\n1e310.5\r\n", 13,
+	  "$7\r\n1e310.5\r\n", 13 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1884,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1885,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1886,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1887,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1888,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1889,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1890,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1891,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1892,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1893,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1894,
+	  "$3\r\n100\r\n", 9,
+	  "$3\r\n100\r\n", 9 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1895,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1896,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1897,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1898,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1899,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1900,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1901,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1902,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1903,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1904,
+	  "$4\r\n-1-5\r\n", 10,
+	  "$4\r\n-1-5\r\n", 10 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1905,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1906,
+	  ":99\r\n", 5,
+	  ":99\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1907,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1908,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1909,
+	  ":-9223372036854775806\r\n", 23,
+	  ":-9223372036854775806\r\n", 23 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1910,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1911,
+	  "$20\r\n-9223372036854775806\r\n", 27,
+	  "$20\r\n-9223372036854775806\r\n", 27 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1912,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1913,
+	  "$2\r\n99\r\n", 8,
+	  "$2\r\n99\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1914,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1915,
+	  "$2\r\n-5\r\n", 8,
+	  "$2\r\n-5\r\n", 8 },
+	{ 13, "random1", 1795315367196ll, 7, bat_args_1916,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1917,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 13, "random1", 1795315367196ll, 2, bat_args_1918,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1919,
+	  ":-3\r\n", 5,
+	  ":-3\r\n", 5 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1920,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1921,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 5, bat_args_1922,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1923,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 13, "random1", 1795315367196ll, 4, bat_args_1924,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 13, "random1", 1795315367196ll, 3, bat_args_1925,
+	  "*2\r\n$2\r\n-1\r\n$3\r\ninf\r\n", 21,
+	  "*2\r\n$2\r\n-1\r\n$3\r\ninf\r\n", 21 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1926,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1927,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1928,
+	  "*3\r\n$3\r\ninf\r\n$-1\r\n$-1\r\n", 23,
+	  "*3\r\n$3\r\ninf\r\n_\r\n_\r\n", 19 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_1929,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1930,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1931,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1932,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1933,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1934,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1935,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1936,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1937,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1938,
+	  "$20\r\n-9223372036854775808\r\n", 27,
+	  "$20\r\n-9223372036854775808\r\n", 27 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1939,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1940,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1941,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1942,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1943,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1944,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1945,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1946,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1947,
+	  "$22\r\n-9223372036854775806.5\r\n", 29,
+	  "$22\r\n-9223372036854775806.5\r\n", 29 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_1948,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1949,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1950,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_1951,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1952,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1953,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1954,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1955,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1956,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1957,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1958,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1959,
+	  "$22\r\n-9223372036854775806.5\r\n", 29,
+	  "$22\r\n-9223372036854775806.5\r\n", 29 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1960,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1961,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1962,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_1963,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1964,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1965,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1966,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1967,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1968,
+	  "$3\r\n\000-5\r\n", 9,
+	  "$3\r\n\000-5\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1969,
+	  ":9223372036854775806\r\n", 22,
+	  ":9223372036854775806\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1970,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1971,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1972,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1973,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1974,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1975,
+	  "$22\r\n-9223372036854775806.5\r\n", 29,
+	  "$22\r\n-9223372036854775806.5\r\n", 29 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1976,
+	  "$3\r\n\000-5\r\n", 9,
+	  "$3\r\n\000-5\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1977,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1978,
+	  ":22\r\n", 5,
+	  ":22\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1979,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1980,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1981,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1982,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1983,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1984,
+	  "*2\r\n$-1\r\n$-1\r\n", 14,
+	  "*2\r\n_\r\n_\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1985,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1986,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1987,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1988,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_1989,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1990,
+	  ":-9223372036854775806\r\n", 23,
+	  ":-9223372036854775806\r\n", 23 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1991,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1992,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1993,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1994,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1995,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1996,
+	  "$2\r\n-5\r\n", 8,
+	  "$2\r\n-5\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_1997,
+	  "*2\r\n$-1\r\n$1\r\n1\r\n", 16,
+	  "*2\r\n_\r\n$1\r\n1\r\n", 14 },
+	{ 14, "random2", 1795315367390ll, 8, bat_args_1998,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_1999,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2000,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2001,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2002,
+	  ":-9223372036854775807\r\n", 23,
+	  ":-9223372036854775807\r\n", 23 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2003,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2004,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2005,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2006,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2007,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2008,
+	  ":20\r\n", 5,
+	  ":20\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2009,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2010,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2011,
+	  "$20\r\n-922337203 254775807\r\n", 27,
+	  "$20\r\n-922337203 254775807\r\n", 27 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2012,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2013,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2014,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2015,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 9, bat_args_2016,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2017,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2018,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2019,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2020,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2021,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2022,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2023,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2024,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2025,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2026,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2027,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2028,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2029,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2030,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2031,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2032,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2033,
+	  "-ERR increment or decrement would overflow\r\n", 44,
+	  "-ERR increment or decrement would overflow\r\n", 44 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2034,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2035,
+	  "$20\r\n-9223372036854775808\r\n", 27,
+	  "$20\r\n-9223372036854775808\r\n", 27 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2036,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2037,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2038,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2039,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2040,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2041,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2042,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2043,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2044,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2045,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2046,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2047,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2048,
+	  ":-9223372036854775808\r\n", 23,
+	  ":-9223372036854775808\r\n", 23 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2049,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2050,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2051,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2052,
+	  "$2\r\n-5\r\n", 8,
+	  "$2\r\n-5\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2053,
+	  "$2\r\n-6\r\n", 8,
+	  "$2\r\n-6\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2054,
+	  "$2\r\n-5\r\n", 8,
+	  "$2\r\n-5\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2055,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2056,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2057,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2058,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2059,
+	  "$2\r\n-5\r\n", 8,
+	  "$2\r\n-5\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2060,
+	  ":-6\r\n", 5,
+	  ":-6\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2061,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2062,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2063,
+	  "$2\r\n-5\r\n", 8,
+	  "$2\r\n-5\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2064,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2065,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2066,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2067,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2068,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2069,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2070,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2071,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2072,
+	  "$2\r\n-6\r\n", 8,
+	  "$2\r\n-6\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2073,
+	  "$2\r\n-5\r\n", 8,
+	  "$2\r\n-5\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2074,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2075,
+	  ":-7\r\n", 5,
+	  ":-7\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2076,
+	  "-ERR increment or decrement would overflow\r\n", 44,
+	  "-ERR increment or decrement would overflow\r\n", 44 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2077,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2078,
+	  ":22\r\n", 5,
+	  ":22\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2079,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2080,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2081,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2082,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2083,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2084,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2085,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2086,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2087,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2088,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2089,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2090,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2091,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2092,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2093,
+	  "$3\r\n3.0\r\n", 9,
+	  "$3\r\n3.0\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2094,
+	  ":9223372036854775807\r\n", 22,
+	  ":9223372036854775807\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2095,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2096,
+	  "*3\r\n$-1\r\n$3\r\ninf\r\n$3\r\ninf\r\n", 27,
+	  "*3\r\n_\r\n$3\r\ninf\r\n$3\r\ninf\r\n", 25 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2097,
+	  ":-9223372036854775807\r\n", 23,
+	  ":-9223372036854775807\r\n", 23 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2098,
+	  "-ERR increment or decrement would overflow\r\n", 44,
+	  "-ERR increment or decrement would overflow\r\n", 44 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2099,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2100,
+	  "-ERR increment or decrement would overflow\r\n", 44,
+	  "-ERR increment or decrement would overflow\r\n", 44 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2101,
+	  ":22\r\n", 5,
+	  ":22\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2102,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2103,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2104,
+	  "$1\r\n3\r\n", 7,
+	  "$1\r\n3\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2105,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2106,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2107,
+	  "*1\r\n$-1\r\n", 9,
+	  "*1\r\n_\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2108,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2109,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2110,
+	  ":22\r\n", 5,
+	  ":22\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2111,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2112,
+	  ":9223372036854775807\r\n", 22,
+	  ":9223372036854775807\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2113,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2114,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2115,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2116,
+	  "*4\r\n$-1\r\n$1\r\n1\r\n$-1\r\n$22\r\n-921e372036854775807-5\r\n", 50,
+	  "*4\r\n_\r\n$1\r\n1\r\n_\r\n$22\r\n-921e372036854775807-5\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2117,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2118,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2119,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2120,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2121,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2122,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2123,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2124,
+	  "*1\r\n$19\r\n1e33372036854775807\r\n", 30,
+	  "*1\r\n$19\r\n1e33372036854775807\r\n", 30 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2125,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2126,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2127,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2128,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2129,
+	  "$1\r\n5\r\n", 7,
+	  "$1\r\n5\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2130,
+	  "$8\r\n-921e372\r\n", 14,
+	  "$8\r\n-921e372\r\n", 14 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2131,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2132,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2133,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2134,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2135,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2136,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2137,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2138,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2139,
+	  ":22\r\n", 5,
+	  ":22\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2140,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2141,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2142,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2143,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2144,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2145,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2146,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2147,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2148,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2149,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2150,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2151,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2152,
+	  ":500\r\n", 6,
+	  ":500\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2153,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2154,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2155,
+	  "$1\r\n2\r\n", 7,
+	  "$1\r\n2\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2156,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2157,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2158,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2159,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2160,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2161,
+	  "$3\r\n1.5\r\n", 9,
+	  "$3\r\n1.5\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2162,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2163,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2164,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2165,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2166,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2167,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2168,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2169,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2170,
+	  ":-9223372036854775808\r\n", 23,
+	  ":-9223372036854775808\r\n", 23 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2171,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2172,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2173,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2174,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2175,
+	  ":9223372036854775806\r\n", 22,
+	  ":9223372036854775806\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2176,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2177,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2178,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2179,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2180,
+	  ":9223372036854775807\r\n", 22,
+	  ":9223372036854775807\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2181,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2182,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2183,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2184,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2185,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2186,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2187,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2188,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2189,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2190,
+	  "-ERR increment or decrement would overflow\r\n", 44,
+	  "-ERR increment or decrement would overflow\r\n", 44 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2191,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2192,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2193,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2194,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2195,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2196,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2197,
+	  ":7\r\n", 4,
+	  ":7\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2198,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2199,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2200,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2201,
+	  ":9223372036854775807\r\n", 22,
+	  ":9223372036854775807\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2202,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2203,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2204,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2205,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2206,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2207,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2208,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2209,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2210,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2211,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2212,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2213,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2214,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2215,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2216,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2217,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2218,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2219,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2220,
+	  "$6\r\nabc007\r\n", 12,
+	  "$6\r\nabc007\r\n", 12 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2221,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2222,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2223,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2224,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2225,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2226,
+	  "-ERR increment or decrement would overflow\r\n", 44,
+	  "-ERR increment or decrement would overflow\r\n", 44 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2227,
+	  "*1\r\n$6\r\nabc007\r\n", 16,
+	  "*1\r\n$6\r\nabc007\r\n", 16 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2228,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2229,
+	  "*3\r\n$6\r\nabc007\r\n$6\r\nabc007\r\n$19\r\n9223372036854775807\r\n", 54,
+	  "*3\r\n$6\r\nabc007\r\n$6\r\nabc007\r\n$19\r\n9223372036854775807\r\n", 54 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2230,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2231,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2232,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2233,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2234,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2235,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2236,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2237,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2238,
+	  ":9223372036154775808\r\n", 22,
+	  ":9223372036154775808\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2239,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2240,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2241,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2242,
+	  "*4\r\n$1\r\n0\r\n$-1\r\n$11\r\nhello world\r\n$1\r\n0\r\n", 41,
+	  "*4\r\n$1\r\n0\r\n_\r\n$11\r\nhello world\r\n$1\r\n0\r\n", 39 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2243,
+	  "*4\r\n$-1\r\n$19\r\n9223372036154775808\r\n$2\r\n-1\r\n$19\r\n9223372036154775808\r\n", 69,
+	  "*4\r\n_\r\n$19\r\n9223372036154775808\r\n$2\r\n-1\r\n$19\r\n9223372036154775808\r\n", 67 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2244,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2245,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2246,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2247,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2248,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2249,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2250,
+	  "$2\r\n10\r\n", 8,
+	  "$2\r\n10\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2251,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2252,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2253,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2254,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2255,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2256,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2257,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2258,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2259,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2260,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2261,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2262,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2263,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2264,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2265,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2266,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2267,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2268,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2269,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2270,
+	  ":-5\r\n", 5,
+	  ":-5\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2271,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2272,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2273,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2274,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2275,
+	  ":8\r\n", 4,
+	  ":8\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2276,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2277,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2278,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2279,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2280,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2281,
+	  "-ERR increment or decrement would overflow\r\n", 44,
+	  "-ERR increment or decrement would overflow\r\n", 44 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2282,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2283,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2284,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2285,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2286,
+	  ":20\r\n", 5,
+	  ":20\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2287,
+	  ":9223372036854775806\r\n", 22,
+	  ":9223372036854775806\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2288,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2289,
+	  "$19\r\n9223372036854775809\r\n", 26,
+	  "$19\r\n9223372036854775809\r\n", 26 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2290,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2291,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2292,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2293,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2294,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 6, bat_args_2295,
+	  "-ERR invalid expire time in 'set' command\r\n", 43,
+	  "-ERR invalid expire time in 'set' command\r\n", 43 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2296,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2297,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2298,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2299,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2300,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2301,
+	  ":20\r\n", 5,
+	  ":20\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2302,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2303,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2304,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2305,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2306,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2307,
+	  "$20\r\n 922337203abc4775807\r\n", 27,
+	  "$20\r\n 922337203abc4775807\r\n", 27 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2308,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2309,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45,
+	  "-ERR invalid expire time in 'setex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2310,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2311,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2312,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2313,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2314,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2315,
+	  ":7\r\n", 4,
+	  ":7\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2316,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2317,
+	  "$7\r\nabc10.5\r\n", 13,
+	  "$7\r\nabc10.5\r\n", 13 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2318,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2319,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2320,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2321,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2322,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2323,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2324,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2325,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2326,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2327,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2328,
+	  "$6\r\n1e3007\r\n", 12,
+	  "$6\r\n1e3007\r\n", 12 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2329,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2330,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2331,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2332,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2333,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2334,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2335,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2336,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2337,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2338,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2339,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2340,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2341,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2342,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2343,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2344,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2345,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2346,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2347,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2348,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2349,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2350,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2351,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2352,
+	  "*4\r\n$-1\r\n$-1\r\n$2\r\n-5\r\n$-1\r\n", 27,
+	  "*4\r\n_\r\n_\r\n$2\r\n-5\r\n_\r\n", 21 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2353,
+	  ":-100\r\n", 7,
+	  ":-100\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2354,
+	  "$1\r\nh\r\n", 7,
+	  "$1\r\nh\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2355,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2356,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2357,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2358,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2359,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2360,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2361,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2362,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2363,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2364,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2365,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2366,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2367,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2368,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2369,
+	  "*4\r\n$3\r\n007\r\n$3\r\n007\r\n$3\r\n1e3\r\n$3\r\n007\r\n", 40,
+	  "*4\r\n$3\r\n007\r\n$3\r\n007\r\n$3\r\n1e3\r\n$3\r\n007\r\n", 40 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2370,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2371,
+	  "$1\r\na\r\n", 7,
+	  "$1\r\na\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2372,
+	  "*1\r\n$19\r\n9223372036854775807\r\n", 30,
+	  "*1\r\n$19\r\n9223372036854775807\r\n", 30 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2373,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2374,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2375,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2376,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2377,
+	  "-ERR value is not a valid float\r\n", 33,
+	  "-ERR value is not a valid float\r\n", 33 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2378,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2379,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2380,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2381,
+	  "+none\r\n", 7,
+	  "+none\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2382,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2383,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2384,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2385,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2386,
+	  "$11\r\nhello world\r\n", 18,
+	  "$11\r\nhello world\r\n", 18 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2387,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2388,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2389,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2390,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2391,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2392,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2393,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2394,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2395,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2396,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2397,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2398,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2399,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2400,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2401,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2402,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2403,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2404,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2405,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2406,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2407,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2408,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2409,
+	  ":9223372036854775806\r\n", 22,
+	  ":9223372036854775806\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2410,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2411,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2412,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2413,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2414,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2415,
+	  "$4\r\n0007\r\n", 10,
+	  "$4\r\n0007\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2416,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2417,
+	  ":-7\r\n", 5,
+	  ":-7\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2418,
+	  ":13\r\n", 5,
+	  ":13\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2419,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2420,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2421,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2422,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2423,
+	  ":13\r\n", 5,
+	  ":13\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2424,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2425,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2426,
+	  "*1\r\n$2\r\n-7\r\n", 12,
+	  "*1\r\n$2\r\n-7\r\n", 12 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2427,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2428,
+	  ":13\r\n", 5,
+	  ":13\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2429,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2430,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2431,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2432,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2433,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2434,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2435,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2436,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2437,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2438,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2439,
+	  "$13\r\n1\000\000\000\000\000\000\000\000\0003.0\r\n", 20,
+	  "$13\r\n1\000\000\000\000\000\000\000\000\0003.0\r\n", 20 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2440,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2441,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2442,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2443,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2444,
+	  ":9223372036854775807\r\n", 22,
+	  ":9223372036854775807\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2445,
+	  "$4\r\n11e3\r\n", 10,
+	  "$4\r\n11e3\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2446,
+	  "$4\r\n11e3\r\n", 10,
+	  "$4\r\n11e3\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2447,
+	  "$19\r\n9223372036854775808\r\n", 26,
+	  "$19\r\n9223372036854775808\r\n", 26 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2448,
+	  ":9000\r\n", 7,
+	  ":9000\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2449,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2450,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2451,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2452,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2453,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2454,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2455,
+	  "$1\r\n1\r\n", 7,
+	  "$1\r\n1\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2456,
+	  ":9000\r\n", 7,
+	  ":9000\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2457,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2458,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2459,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2460,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2461,
+	  "$4\r\n10.5\r\n", 10,
+	  "$4\r\n10.5\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2462,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2463,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2464,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2465,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2466,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2467,
+	  "$4\r\n11e3\r\n", 10,
+	  "$4\r\n11e3\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2468,
+	  "$3\r\n1.5\r\n", 9,
+	  "$3\r\n1.5\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2469,
+	  "*2\r\n$3\r\n007\r\n$3\r\n1.5\r\n", 22,
+	  "*2\r\n$3\r\n007\r\n$3\r\n1.5\r\n", 22 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2470,
+	  "$3\r\nabc\r\n", 9,
+	  "$3\r\nabc\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2471,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2472,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2473,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2474,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70,
+	  "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n", 70 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2475,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2476,
+	  "$4\r\n1inf\r\n", 10,
+	  "$4\r\n1inf\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2477,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 8, bat_args_2478,
+	  "-ERR syntax error\r\n", 19,
+	  "-ERR syntax error\r\n", 19 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2479,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2480,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2481,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2482,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2483,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2484,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2485,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2486,
+	  "-ERR decrement would overflow\r\n", 31,
+	  "-ERR decrement would overflow\r\n", 31 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2487,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2488,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2489,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2490,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2491,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2492,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2493,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2494,
+	  ":3\r\n", 4,
+	  ":3\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2495,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2496,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2497,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2498,
+	  "$3\r\n007\r\n", 9,
+	  "$3\r\n007\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2499,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2500,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2501,
+	  ":-9223372036854775807\r\n", 23,
+	  ":-9223372036854775807\r\n", 23 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2502,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2503,
+	  ":19\r\n", 5,
+	  ":19\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2504,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2505,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2506,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2507,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2508,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2509,
+	  ":-2\r\n", 5,
+	  ":-2\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2510,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2511,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2512,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2513,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2514,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2515,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2516,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2517,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2518,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2519,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2520,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2521,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2522,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2523,
+	  ":-100\r\n", 7,
+	  ":-100\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2524,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2525,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2526,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2527,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2528,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2529,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2530,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2531,
+	  "$-1\r\n", 5,
+	  "_\r\n", 3 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2532,
+	  "*2\r\n$-1\r\n$-1\r\n", 14,
+	  "*2\r\n_\r\n_\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2533,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2534,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2535,
+	  "$19\r\n9223372036854775807\r\n", 26,
+	  "$19\r\n9223372036854775807\r\n", 26 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2536,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2537,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2538,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2539,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2540,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2541,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2542,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2543,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2544,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2545,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2546,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2547,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2548,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2549,
+	  "*3\r\n$-1\r\n$-1\r\n$3\r\nabc\r\n", 23,
+	  "*3\r\n_\r\n_\r\n$3\r\nabc\r\n", 19 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2550,
+	  "-ERR offset is out of range\r\n", 29,
+	  "-ERR offset is out of range\r\n", 29 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2551,
+	  ":-9223372036854775807\r\n", 23,
+	  ":-9223372036854775807\r\n", 23 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2552,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2553,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2554,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2555,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2556,
+	  "$2\r\nin\r\n", 8,
+	  "$2\r\nin\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2557,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2558,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2559,
+	  ":29\r\n", 5,
+	  ":29\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2560,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45,
+	  "-ERR invalid expire time in 'getex' command\r\n", 45 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2561,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2562,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2563,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2564,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2565,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 7, bat_args_2566,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2567,
+	  ":6\r\n", 4,
+	  ":6\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2568,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2569,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2570,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2571,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2572,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2573,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2574,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2575,
+	  "$3\r\n3.0\r\n", 9,
+	  "$3\r\n3.0\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2576,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2577,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2578,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2579,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2580,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2581,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2582,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2583,
+	  ":4\r\n", 4,
+	  ":4\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2584,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2585,
+	  ":101\r\n", 6,
+	  ":101\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2586,
+	  "$1\r\n0\r\n", 7,
+	  "$1\r\n0\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2587,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2588,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2589,
+	  "$2\r\n 2\r\n", 8,
+	  "$2\r\n 2\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2590,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2591,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2592,
+	  ":-1\r\n", 5,
+	  ":-1\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2593,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2594,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60,
+	  "-ERR GT and LT options at the same time are not compatible\r\n", 60 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2595,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2596,
+	  "$3\r\n101\r\n", 9,
+	  "$3\r\n101\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2597,
+	  "$4\r\n\000007\r\n", 10,
+	  "$4\r\n\000007\r\n", 10 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2598,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2599,
+	  "$2\r\n-1\r\n", 8,
+	  "$2\r\n-1\r\n", 8 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2600,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46,
+	  "-ERR increment would produce NaN or Infinity\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2601,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2602,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2603,
+	  "*2\r\n$3\r\ninf\r\n$2\r\n 2\r\n", 21,
+	  "*2\r\n$3\r\ninf\r\n$2\r\n 2\r\n", 21 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2604,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2605,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2606,
+	  "+string\r\n", 9,
+	  "+string\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2607,
+	  "$0\r\n\r\n", 6,
+	  "$0\r\n\r\n", 6 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2608,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2609,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2610,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2611,
+	  "$3\r\n101\r\n", 9,
+	  "$3\r\n101\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2612,
+	  ":11\r\n", 5,
+	  ":11\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2613,
+	  ":2\r\n", 4,
+	  ":2\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2614,
+	  "*2\r\n$-1\r\n$0\r\n\r\n", 15,
+	  "*2\r\n_\r\n$0\r\n\r\n", 13 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2615,
+	  "+OK\r\n", 5,
+	  "+OK\r\n", 5 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2616,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 5, bat_args_2617,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 2, bat_args_2618,
+	  "$3\r\n007\r\n", 9,
+	  "$3\r\n007\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2619,
+	  "$3\r\n100\r\n", 9,
+	  "$3\r\n100\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2620,
+	  ":1\r\n", 4,
+	  ":1\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2621,
+	  "$3\r\n100\r\n", 9,
+	  "$3\r\n100\r\n", 9 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2622,
+	  "$1\r\n3\r\n", 7,
+	  "$1\r\n3\r\n", 7 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2623,
+	  ":0\r\n", 4,
+	  ":0\r\n", 4 },
+	{ 14, "random2", 1795315367390ll, 4, bat_args_2624,
+	  "-ERR value is not an integer or out of range\r\n", 46,
+	  "-ERR value is not an integer or out of range\r\n", 46 },
+	{ 14, "random2", 1795315367390ll, 3, bat_args_2625,
+	  "$3\r\n100\r\n", 9,
+	  "$3\r\n100\r\n", 9 },
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2626,
 	  "*1\r\n*10\r\n$4\r\nping\r\n:-1\r\n*1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n", 153,
 	  "*1\r\n*10\r\n$4\r\nping\r\n:-1\r\n~1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n", 153 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_527,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2627,
 	  "*1\r\n*10\r\n$4\r\necho\r\n:2\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", 102,
 	  "*1\r\n*10\r\n$4\r\necho\r\n:2\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n", 102 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_528,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2628,
 	  "*1\r\n*10\r\n$5\r\nhello\r\n:-1\r\n*6\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+no_auth\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", 138,
 	  "*1\r\n*10\r\n$5\r\nhello\r\n:-1\r\n~6\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+no_auth\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n", 138 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_529,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2629,
 	  "*1\r\n*10\r\n$4\r\nquit\r\n:-1\r\n*6\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+no_auth\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", 137,
 	  "*1\r\n*10\r\n$4\r\nquit\r\n:-1\r\n~6\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+no_auth\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n", 137 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_530,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2630,
 	  "*1\r\n*10\r\n$6\r\nselect\r\n:2\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", 104,
 	  "*1\r\n*10\r\n$6\r\nselect\r\n:2\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n", 104 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_531,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2631,
 	  "*1\r\n*10\r\n$4\r\nauth\r\n:-2\r\n*6\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+no_auth\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", 137,
 	  "*1\r\n*10\r\n$4\r\nauth\r\n:-2\r\n~6\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+no_auth\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n", 137 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_532,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2632,
 	  "*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*16\r\n*10\r\n$14\r\nclient|caching\r\n:3\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nclient|getname\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$15\r\nclient|getredir\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$11\r\nclient|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$9\r\nclient|id\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$11\r\nclient|info\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n*10\r\n$11\r\nclient|kill\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$11\r\nclient|list\r\n:-2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n*10\r\n$15\r\nclient|no-evict\r\n:3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\nclient|pause\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\nclient|reply\r\n:3\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nclient|setname\r\n:3\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$15\r\nclient|tracking\r\n:-3\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$19\r\nclient|trackinginfo\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nclient|unblock\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nclient|unpause\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", 2095,
 	  "*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*16\r\n*10\r\n$14\r\nclient|caching\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|getname\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\nclient|getredir\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$11\r\nclient|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$9\r\nclient|id\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$11\r\nclient|info\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n*10\r\n$11\r\nclient|kill\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$11\r\nclient|list\r\n:-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~1\r\n$23\r\nnondeterministic_output\r\n~0\r\n~0\r\n*10\r\n$15\r\nclient|no-evict\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$12\r\nclient|pause\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$12\r\nclient|reply\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|setname\r\n:3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$15\r\nclient|tracking\r\n:-3\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$19\r\nclient|trackinginfo\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|unblock\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nclient|unpause\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n", 2095 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_533,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2633,
 	  "*1\r\n*10\r\n$7\r\ncommand\r\n:-1\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*7\r\n*10\r\n$13\r\ncommand|count\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|docs\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n*10\r\n$15\r\ncommand|getkeys\r\n:-4\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$23\r\ncommand|getkeysandflags\r\n:-4\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|info\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n*10\r\n$12\r\ncommand|list\r\n:-2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@connection\r\n*1\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n", 963,
 	  "*1\r\n*10\r\n$7\r\ncommand\r\n:-1\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n*7\r\n*10\r\n$13\r\ncommand|count\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$12\r\ncommand|docs\r\n:-2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n*10\r\n$15\r\ncommand|getkeys\r\n:-4\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$23\r\ncommand|getkeysandflags\r\n:-4\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$12\r\ncommand|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n*10\r\n$12\r\ncommand|info\r\n:-2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n*10\r\n$12\r\ncommand|list\r\n:-2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@connection\r\n~1\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n", 963 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_534,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2634,
 	  "*1\r\n*10\r\n$6\r\nconfig\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*5\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$11\r\nconfig|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n*10\r\n$16\r\nconfig|resetstat\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$14\r\nconfig|rewrite\r\n:2\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n*10\r\n$10\r\nconfig|set\r\n:-4\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n", 730,
 	  "*1\r\n*10\r\n$6\r\nconfig\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n*5\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$11\r\nconfig|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n~0\r\n*10\r\n$16\r\nconfig|resetstat\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$14\r\nconfig|rewrite\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n~0\r\n*10\r\n$10\r\nconfig|set\r\n:-4\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n", 730 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_535,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2635,
 	  "*1\r\n*10\r\n$4\r\ninfo\r\n:-1\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@dangerous\r\n*3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n*0\r\n*0\r\n", 187,
 	  "*1\r\n*10\r\n$4\r\ninfo\r\n:-1\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:special\r\n~0\r\n~0\r\n", 187 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_536,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2636,
 	  "*1\r\n*10\r\n$6\r\ndbsize\r\n:1\r\n*2\r\n+readonly\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n*2\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:agg_sum\r\n*0\r\n*0\r\n", 165,
 	  "*1\r\n*10\r\n$6\r\ndbsize\r\n:1\r\n~2\r\n+readonly\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$23\r\nresponse_policy:agg_sum\r\n~0\r\n~0\r\n", 165 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_537,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2637,
 	  "*1\r\n*10\r\n$8\r\nflushall\r\n:-1\r\n*1\r\n+write\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n", 178,
 	  "*1\r\n*10\r\n$8\r\nflushall\r\n:-1\r\n~1\r\n+write\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n", 178 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_538,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2638,
 	  "*1\r\n*10\r\n$7\r\nflushdb\r\n:-1\r\n*1\r\n+write\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n", 177,
 	  "*1\r\n*10\r\n$7\r\nflushdb\r\n:-1\r\n~1\r\n+write\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@keyspace\r\n+@write\r\n+@slow\r\n+@dangerous\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n", 177 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_539,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2639,
 	  "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 307,
 	  "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 307 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_540,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2640,
 	  "*1\r\n*10\r\n$3\r\nset\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@slow\r\n*0\r\n*1\r\n*8\r\n$5\r\nnotes\r\n$48\r\nRW and ACCESS due to the optional `GET` argument\r\n$5\r\nflags\r\n*4\r\n+RW\r\n+access\r\n+update\r\n+variable_flags\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 401,
 	  "*1\r\n*10\r\n$3\r\nset\r\n:-3\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@slow\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$48\r\nRW and ACCESS due to the optional `GET` argument\r\n$5\r\nflags\r\n~4\r\n+RW\r\n+access\r\n+update\r\n+variable_flags\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 401 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_541,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2641,
 	  "*1\r\n*10\r\n$5\r\nsetnx\r\n:3\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+OW\r\n+insert\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 317,
 	  "*1\r\n*10\r\n$5\r\nsetnx\r\n:3\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+insert\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 317 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_542,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2642,
 	  "*1\r\n*10\r\n$5\r\nsetex\r\n:4\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@slow\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 310,
 	  "*1\r\n*10\r\n$5\r\nsetex\r\n:4\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 310 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_543,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2643,
 	  "*1\r\n*10\r\n$6\r\npsetex\r\n:4\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@slow\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 311,
 	  "*1\r\n*10\r\n$6\r\npsetex\r\n:4\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 311 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_544,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2644,
 	  "*1\r\n*10\r\n$6\r\ngetset\r\n:3\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 327,
 	  "*1\r\n*10\r\n$6\r\ngetset\r\n:3\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 327 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_545,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2645,
 	  "*1\r\n*10\r\n$6\r\ngetdel\r\n:2\r\n*2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 317,
 	  "*1\r\n*10\r\n$6\r\ngetdel\r\n:2\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 317 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_546,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2646,
 	  "*1\r\n*10\r\n$5\r\ngetex\r\n:-2\r\n*2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*8\r\n$5\r\nnotes\r\n$40\r\nRW and UPDATE because it changes the TTL\r\n$5\r\nflags\r\n*3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 375,
 	  "*1\r\n*10\r\n$5\r\ngetex\r\n:-2\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%4\r\n$5\r\nnotes\r\n$40\r\nRW and UPDATE because it changes the TTL\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 375 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_547,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2647,
 	  "*1\r\n*10\r\n$4\r\nmget\r\n:-2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*1\r\n$26\r\nrequest_policy:multi_shard\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 344,
 	  "*1\r\n*10\r\n$4\r\nmget\r\n:-2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n~1\r\n$26\r\nrequest_policy:multi_shard\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 344 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_548,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2648,
 	  "*1\r\n*10\r\n$4\r\nmset\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:2\r\n*3\r\n+@write\r\n+@string\r\n+@slow\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$29\r\nresponse_policy:all_succeeded\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:2\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 381,
 	  "*1\r\n*10\r\n$4\r\nmset\r\n:-3\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:2\r\n~3\r\n+@write\r\n+@string\r\n+@slow\r\n~2\r\n$26\r\nrequest_policy:multi_shard\r\n$29\r\nresponse_policy:all_succeeded\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:2\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 381 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_549,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2649,
 	  "*1\r\n*10\r\n$6\r\nmsetnx\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:2\r\n*3\r\n+@write\r\n+@string\r\n+@slow\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_min\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+OW\r\n+insert\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:2\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 377,
 	  "*1\r\n*10\r\n$6\r\nmsetnx\r\n:-3\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:2\r\n~3\r\n+@write\r\n+@string\r\n+@slow\r\n~2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_min\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+OW\r\n+insert\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:2\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 377 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_550,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2650,
 	  "*1\r\n*10\r\n$3\r\ndel\r\n:-2\r\n*1\r\n+write\r\n:1\r\n:-1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n+@slow\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RM\r\n+delete\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 366,
 	  "*1\r\n*10\r\n$3\r\ndel\r\n:-2\r\n~1\r\n+write\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@keyspace\r\n+@write\r\n+@slow\r\n~2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RM\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 366 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_551,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2651,
 	  "*1\r\n*10\r\n$6\r\nunlink\r\n:-2\r\n*2\r\n+write\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RM\r\n+delete\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 376,
 	  "*1\r\n*10\r\n$6\r\nunlink\r\n:-2\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n~2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RM\r\n+delete\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 376 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_552,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2652,
 	  "*1\r\n*10\r\n$6\r\nexists\r\n:-2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n*3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n*1\r\n*6\r\n$5\r\nflags\r\n*1\r\n+RO\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 369,
 	  "*1\r\n*10\r\n$6\r\nexists\r\n:-2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n~2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 369 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_553,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2653,
 	  "*1\r\n*10\r\n$4\r\nincr\r\n:2\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 325,
 	  "*1\r\n*10\r\n$4\r\nincr\r\n:2\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 325 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_554,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2654,
 	  "*1\r\n*10\r\n$6\r\nincrby\r\n:3\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 327,
 	  "*1\r\n*10\r\n$6\r\nincrby\r\n:3\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 327 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_555,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2655,
 	  "*1\r\n*10\r\n$4\r\ndecr\r\n:2\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 325,
 	  "*1\r\n*10\r\n$4\r\ndecr\r\n:2\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 325 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_556,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2656,
 	  "*1\r\n*10\r\n$6\r\ndecrby\r\n:3\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 327,
 	  "*1\r\n*10\r\n$6\r\ndecrby\r\n:3\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 327 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_557,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2657,
 	  "*1\r\n*10\r\n$11\r\nincrbyfloat\r\n:3\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 333,
 	  "*1\r\n*10\r\n$11\r\nincrbyfloat\r\n:3\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~3\r\n+RW\r\n+access\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 333 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_558,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2658,
 	  "*1\r\n*10\r\n$6\r\nappend\r\n:3\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 318,
 	  "*1\r\n*10\r\n$6\r\nappend\r\n:3\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 318 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_559,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2659,
 	  "*1\r\n*10\r\n$6\r\nstrlen\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*1\r\n+RO\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 301,
 	  "*1\r\n*10\r\n$6\r\nstrlen\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 301 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_560,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2660,
 	  "*1\r\n*10\r\n$8\r\ngetrange\r\n:4\r\n*1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@slow\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 305,
 	  "*1\r\n*10\r\n$8\r\ngetrange\r\n:4\r\n~1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 305 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_561,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2661,
 	  "*1\r\n*10\r\n$8\r\nsetrange\r\n:4\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@slow\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 313,
 	  "*1\r\n*10\r\n$8\r\nsetrange\r\n:4\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@write\r\n+@string\r\n+@slow\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 313 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_562,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2662,
 	  "*1\r\n*10\r\n$6\r\nexpire\r\n:-3\r\n*2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 311,
 	  "*1\r\n*10\r\n$6\r\nexpire\r\n:-3\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 311 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_563,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2663,
 	  "*1\r\n*10\r\n$7\r\npexpire\r\n:-3\r\n*2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 312,
 	  "*1\r\n*10\r\n$7\r\npexpire\r\n:-3\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 312 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_564,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2664,
 	  "*1\r\n*10\r\n$8\r\nexpireat\r\n:-3\r\n*2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 313,
 	  "*1\r\n*10\r\n$8\r\nexpireat\r\n:-3\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 313 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_565,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2665,
 	  "*1\r\n*10\r\n$9\r\npexpireat\r\n:-3\r\n*2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 314,
 	  "*1\r\n*10\r\n$9\r\npexpireat\r\n:-3\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 314 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_566,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2666,
 	  "*1\r\n*10\r\n$3\r\nttl\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n*1\r\n$23\r\nnondeterministic_output\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 339,
 	  "*1\r\n*10\r\n$3\r\nttl\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n~1\r\n$23\r\nnondeterministic_output\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 339 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_567,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2667,
 	  "*1\r\n*10\r\n$4\r\npttl\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n*1\r\n$23\r\nnondeterministic_output\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 340,
 	  "*1\r\n*10\r\n$4\r\npttl\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n~1\r\n$23\r\nnondeterministic_output\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 340 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_568,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2668,
 	  "*1\r\n*10\r\n$7\r\npersist\r\n:2\r\n*2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 311,
 	  "*1\r\n*10\r\n$7\r\npersist\r\n:2\r\n~2\r\n+write\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@keyspace\r\n+@write\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+update\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 311 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_569,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2669,
 	  "*1\r\n*10\r\n$4\r\ntype\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*1\r\n+RO\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n", 301,
 	  "*1\r\n*10\r\n$4\r\ntype\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@keyspace\r\n+@read\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~1\r\n+RO\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n", 301 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_570,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2670,
 	  "*1\r\n*10\r\n$4\r\nscan\r\n:-2\r\n*1\r\n+readonly\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@keyspace\r\n+@read\r\n+@slow\r\n*2\r\n$23\r\nnondeterministic_output\r\n$22\r\nrequest_policy:special\r\n*0\r\n*0\r\n", 154,
 	  "*1\r\n*10\r\n$4\r\nscan\r\n:-2\r\n~1\r\n+readonly\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@keyspace\r\n+@read\r\n+@slow\r\n~2\r\n$23\r\nnondeterministic_output\r\n$22\r\nrequest_policy:special\r\n~0\r\n~0\r\n", 154 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_571,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2671,
 	  "*1\r\n*10\r\n$4\r\nkeys\r\n:2\r\n*1\r\n+readonly\r\n:0\r\n:0\r\n:0\r\n*4\r\n+@keyspace\r\n+@read\r\n+@slow\r\n+@dangerous\r\n*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nnondeterministic_output_order\r\n*0\r\n*0\r\n", 175,
 	  "*1\r\n*10\r\n$4\r\nkeys\r\n:2\r\n~1\r\n+readonly\r\n:0\r\n:0\r\n:0\r\n~4\r\n+@keyspace\r\n+@read\r\n+@slow\r\n+@dangerous\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nnondeterministic_output_order\r\n~0\r\n~0\r\n", 175 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_572,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2672,
 	  "*1\r\n*10\r\n$8\r\nreadonly\r\n:1\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", 106,
 	  "*1\r\n*10\r\n$8\r\nreadonly\r\n:1\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n", 106 },
-	{ 12, "command_info", 1795315061494ll, 3, bat_args_573,
+	{ 15, "command_info", 1795315367582ll, 3, bat_args_2673,
 	  "*1\r\n*10\r\n$9\r\nreadwrite\r\n:1\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", 107,
 	  "*1\r\n*10\r\n$9\r\nreadwrite\r\n:1\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n", 107 },
 };

@@ -12,6 +12,7 @@ Arguments may use {expr} with `now` (ms) and `now_s` (s): the recorded time is s
 each group, and the test runs the group at that time. Only replies that do not depend on a few
 milliseconds of clock drift belong here (TTL in seconds, yes; PTTL of a fresh key, no).
 """
+import random
 import socket
 import sys
 import time
@@ -165,6 +166,56 @@ GROUPS = {
         "FLUSHALL foo",
     ],
 }
+
+
+def random_group(seed, count):
+    """Seeded random string and keyspace commands over a few keys and awkward values. Times
+    are either far away (no key expires while the group runs) or already past."""
+    rng = random.Random(seed)
+    keys = ["a", "b", "c", "n", "f", "e"]
+    vals = ["", "1", "-5", "abc", "10.5", "9223372036854775807", "hello world", "0", "007",
+            "-0", "1e3", " 2", "3.0", "inf"]
+    nums = ["0", "1", "-1", "7", "-3", "100", "abc", "1.5", "9223372036854775807",
+            "-9223372036854775808", ""]
+    k = lambda: rng.choice(keys)
+    v = lambda: rng.choice(vals)
+    n = lambda: rng.choice(nums)
+    far = lambda: str(rng.choice([100, 500, 1000, 86400]))
+    past = lambda: rng.choice(["{now-1000}", "{now-1}", "1"])
+
+    def set_opts():
+        opts = []
+        for _ in range(rng.randint(0, 3)):
+            opts += rng.choice([["NX"], ["XX"], ["GET"], ["KEEPTTL"], ["EX", far()],
+                                ["PX", far() + "000"], ["PXAT", past()], ["EX", n()]])
+        return opts
+
+    makers = [
+        lambda: ["SET", k(), v()] + set_opts(), lambda: ["GET", k()],
+        lambda: ["GETSET", k(), v()], lambda: ["GETDEL", k()],
+        lambda: ["GETEX", k()] + rng.choice([[], ["EX", far()], ["PERSIST"], ["PXAT", past()],
+                                              ["EX", n()]]),
+        lambda: ["MGET"] + [k() for _ in range(rng.randint(1, 4))],
+        lambda: ["MSET"] + sum([[k(), v()] for _ in range(rng.randint(1, 3))], []),
+        lambda: ["MSETNX"] + sum([[k(), v()] for _ in range(rng.randint(1, 3))], []),
+        lambda: ["DEL"] + [k() for _ in range(rng.randint(1, 3))],
+        lambda: ["EXISTS"] + [k() for _ in range(rng.randint(1, 3))],
+        lambda: ["INCR", k()], lambda: ["DECR", k()], lambda: ["INCRBY", k(), n()],
+        lambda: ["DECRBY", k(), n()], lambda: ["INCRBYFLOAT", k(), rng.choice(vals + nums)],
+        lambda: ["APPEND", k(), v()], lambda: ["STRLEN", k()],
+        lambda: ["GETRANGE", k(), n(), n()], lambda: ["SETRANGE", k(), rng.choice(
+            ["0", "1", "3", "10", "-1", "x"]), v()],
+        lambda: ["EXPIRE", k(), rng.choice([far(), "-1", "abc"])] + rng.sample(
+            ["NX", "XX", "GT", "LT"], rng.randint(0, 2)),
+        lambda: ["PEXPIREAT", k(), rng.choice([past(), "{now+9000000}"])],
+        lambda: ["PERSIST", k()], lambda: ["TTL", k()], lambda: ["TYPE", k()],
+        lambda: ["SETNX", k(), v()], lambda: ["SETEX", k(), rng.choice([far(), "0", "x"]), v()],
+    ]
+    return [rng.choice(makers)() for _ in range(count)]
+
+
+for seed in range(3):
+    GROUPS["random%d" % seed] = random_group(seed, 700)
 # Every command's COMMAND INFO, in both protocols.
 NAMES = ("ping echo hello quit select auth client command config info dbsize flushall flushdb "
          "get set setnx setex psetex getset getdel getex mget mset msetnx del unlink exists incr "
@@ -263,9 +314,15 @@ def normalize(args, reply):
     return reply
 
 
+def expand(w, now):
+    if w.startswith("{") and w.endswith("}"):
+        return str(eval(w[1:-1], {"now": now, "now_s": now // 1000}))
+    return w
+
+
 def split(cmd, now):
     if isinstance(cmd, list):
-        return [a.encode("latin-1") for a in cmd]
+        return [expand(a, now).encode("latin-1") for a in cmd]
     import shlex
     words = shlex.split(cmd)
     out = []

@@ -3,6 +3,9 @@
  * incremental freeing, memory accounting, and a randomized run against a reference model. */
 #include "kv_test.h"
 
+#include <time.h>
+
+#include "base/mem.h"
 #include "kv/db.h"
 
 #define NOW 1700000000000ll
@@ -320,6 +323,53 @@ static void test_db_random_model(void **state)
 	kv_db_destroy(db);
 }
 
+static double elapsed_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* The figure the design asks for: memory per key for 1M keys with 16-byte keys and 16-byte
+ * values, as the db accounts it and as the allocator reports it, with the time to insert and
+ * look them up. Printed, and bounded so that a regression fails. */
+static void test_db_memory_per_key(void **state)
+{
+	(void)state;
+	enum { N = 1000000 };
+	size_t heap0 = mem_allocated_bytes();
+	struct kv_db *db = kv_db_create(mem_arena_create());
+	char key[17], val[17];
+	struct timespec t0, t1, t2;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "key:%012d", i);
+		snprintf(val, sizeof(val), "val:%012d", i);
+		struct kv_ref ref;
+		kv_db_find_write(db, key, 16, NOW, &ref);
+		assert_non_null(kv_db_store(db, &ref, key, 16, val, 16, false));
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	while (kv_db_work(db, 4096) > 0)
+		;
+	uint64_t found = 0;
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "key:%012d", (int)(((uint64_t)i * 7919) % N));
+		const char *v;
+		size_t len;
+		found += kv_db_get(db, key, 16, NOW, &v, &len);
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t2);
+	assert_int_equal(found, N);
+	double per_key = (double)kv_db_memory_bytes(db) / N;
+	double heap_per_key = (double)(mem_allocated_bytes() - heap0) / N;
+	print_message("1M keys (16-byte keys and values): %.1f bytes/key accounted, %.1f bytes/key "
+		      "allocator (objects %.1f, slots %.1f); insert %.0f ns/key, lookup %.0f "
+		      "ns/key of CPU time\n", per_key, heap_per_key, (double)db->obj_bytes / N,
+		      (double)kv_table_bytes(&db->ks.table) / N, elapsed_ms(&t0, &t1) * 1e6 / N,
+		      elapsed_ms(&t1, &t2) * 1e6 / N);
+	assert_true(per_key < 100);
+	kv_db_destroy(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_db_expired_collect),
 		cmocka_unit_test(test_db_flush_incremental),
 		cmocka_unit_test(test_db_random_model),
+		cmocka_unit_test(test_db_memory_per_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

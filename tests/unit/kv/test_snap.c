@@ -7,81 +7,9 @@
 #include <errno.h>
 
 #include "kv/db.h"
+#include "kv_image.h"
 
 #define NOW 1700000000000ll
-
-/* ---- An image of a db: sorted (key, value, expiry) triples ---- */
-
-struct image_entry {
-	char *key, *val;
-	size_t key_len, val_len;
-	int64_t expire_ms;
-};
-
-struct image {
-	struct image_entry *e;
-	size_t n, cap;
-	const struct kv_db *db;
-};
-
-static bool image_visit(void *ctx, struct kv_obj *o)
-{
-	struct image *img = ctx;
-	if (img->n == img->cap) {
-		img->cap = img->cap ? img->cap * 2 : 64;
-		img->e = realloc(img->e, img->cap * sizeof(*img->e));
-		assert_non_null(img->e);
-	}
-	struct image_entry *e = &img->e[img->n++];
-	e->key_len = o->key_len;
-	e->val_len = o->val_len;
-	e->key = malloc(o->key_len + 1);
-	e->val = malloc(o->val_len + 1);
-	memcpy(e->key, kv_obj_key(o), o->key_len);
-	memcpy(e->val, kv_obj_val(o), o->val_len);
-	e->expire_ms = kv_db_obj_expire(img->db, o);
-	return true;
-}
-
-static int image_cmp(const void *a, const void *b)
-{
-	const struct image_entry *x = a, *y = b;
-	size_t n = MIN(x->key_len, y->key_len);
-	int c = memcmp(x->key, y->key, n);
-	if (c != 0)
-		return c;
-	return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
-}
-
-static struct image image_take(const struct kv_db *db)
-{
-	struct image img = { .db = db };
-	uint64_t pos = 0;
-	kv_table_walk(&db->ks.table, &pos, UINT64_MAX, image_visit, &img);
-	qsort(img.e, img.n, sizeof(*img.e), image_cmp);
-	return img;
-}
-
-static void image_free(struct image *img)
-{
-	for (size_t i = 0; i < img->n; i++) {
-		free(img->e[i].key);
-		free(img->e[i].val);
-	}
-	free(img->e);
-}
-
-static void image_expect_equal(const struct image *a, const struct image *b)
-{
-	assert_int_equal(a->n, b->n);
-	for (size_t i = 0; i < a->n; i++) {
-		assert_int_equal(a->e[i].key_len, b->e[i].key_len);
-		assert_memory_equal(a->e[i].key, b->e[i].key, a->e[i].key_len);
-		assert_int_equal(a->e[i].val_len, b->e[i].val_len);
-		assert_memory_equal(a->e[i].val, b->e[i].val, a->e[i].val_len);
-		assert_int_equal(a->e[i].expire_ms, b->e[i].expire_ms);
-	}
-}
 
 /* ---- Building dbs and streams ---- */
 
@@ -293,6 +221,45 @@ static void test_snap_consistent_under_changes(void **state)
 	run_consistency(6, 4096, 200, 1); /* a flush before much was written */
 }
 
+/* The table grows several times and then shrinks while the snapshot walks it. */
+static void test_snap_while_table_resizes(void **state)
+{
+	(void)state;
+	struct kv_db *db = kv_db_create(0);
+	fill(db, 2000, 8);
+	struct image want = image_take(db);
+	struct kv_snapshot *snap = kv_snapshot_begin(db);
+	struct stream s = { 0 };
+	uint8_t bits_begin = db->ks.table.main.bits, bits_max = bits_begin;
+	int next = 0, oldest = 0, steps = 0;
+	char key[32];
+	while (!snap_step(snap, &s, 64)) {
+		steps++;
+		for (int i = 0; i < 40 && steps < 400; i++) {
+			int n = snprintf(key, sizeof(key), "new:%d", next++);
+			put(db, key, (size_t)n, "x", 1, -1);
+		}
+		for (int i = 0; i < 200 && steps >= 400 && oldest < next; i++) {
+			int n = snprintf(key, sizeof(key), "new:%d", oldest++);
+			struct kv_ref ref;
+			kv_db_find_write(db, key, (size_t)n, NOW, &ref);
+			kv_db_delete(db, &ref);
+		}
+		bits_max = (uint8_t)MAX(bits_max, db->ks.table.main.bits);
+	}
+	assert_true(bits_max >= bits_begin + 2);
+	assert_true(db->ks.table.main.bits < bits_max);
+	kv_snapshot_end(snap);
+	struct kv_db *copy = load_ok(&s);
+	struct image got = image_take(copy);
+	image_expect_equal(&want, &got);
+	image_free(&got);
+	image_free(&want);
+	kv_db_destroy(copy);
+	kv_db_destroy(db);
+	free(s.buf);
+}
+
 /* A snapshot ended early, and a second one on the same db, both leave the db intact. */
 static void test_snap_abandoned(void **state)
 {
@@ -317,6 +284,34 @@ static void test_snap_abandoned(void **state)
 	kv_db_destroy(copy);
 	kv_db_destroy(db);
 	free(s.buf);
+}
+
+/* A snapshot that fails (as when memory runs out) drops what it holds, wants nothing more,
+ * and reports the error; the db goes on unharmed. */
+static void test_snap_failed(void **state)
+{
+	(void)state;
+	struct kv_db *db = kv_db_create(0);
+	fill(db, 300, 4);
+	struct kv_snapshot *snap = kv_snapshot_begin(db);
+	uint8_t buf[50];
+	kv_snapshot_next(snap, buf, sizeof(buf));
+	struct kv_ref ref;
+	kv_db_find_write(db, "key:2", 5, NOW, &ref);
+	kv_db_delete(db, &ref); /* handed to the snapshot */
+	kv_snapshot_fail(snap, -ENOMEM);
+	assert_int_equal(kv_snapshot_error(snap), -ENOMEM);
+	assert_true(kv_snapshot_done(snap));
+	assert_int_equal(kv_snapshot_next(snap, buf, sizeof(buf)), 0);
+	kv_db_find_write(db, "key:3", 5, NOW, &ref);
+	kv_db_delete(db, &ref); /* freed at once now */
+	put(db, "key:4", 5, "changed", 7, -1);
+	kv_db_flush(db);
+	kv_snapshot_end(snap);
+	while (kv_db_work(db, 1000) > 0)
+		;
+	assert_int_equal(kv_db_size(db), 0);
+	kv_db_destroy(db);
 }
 
 static int load_err(const uint8_t *buf, size_t len)
@@ -393,7 +388,9 @@ int main(void)
 		cmocka_unit_test(test_snap_empty_db),
 		cmocka_unit_test(test_snap_round_trip_any_buffer),
 		cmocka_unit_test(test_snap_consistent_under_changes),
+		cmocka_unit_test(test_snap_while_table_resizes),
 		cmocka_unit_test(test_snap_abandoned),
+		cmocka_unit_test(test_snap_failed),
 		cmocka_unit_test(test_snap_corrupt_streams),
 		cmocka_unit_test(test_snap_duplicate_and_count),
 	};
