@@ -136,7 +136,9 @@ void log_destroy(struct log *log);
 /* Appends e (index must be last + 1, epoch at least the last epoch). Returns 0, -EMSGSIZE
  * (payload over entry_bytes_max), -EAGAIN (both write buffers busy, or the next segment is
  * still being prepared: retry next turn), -ENOSPC (no room for a new segment: the host
- * answers with an error; appends resume once there is room), or -EIO after a fatal error. */
+ * answers with an error; the segment is tried again when an append asks for it after
+ * nospace_retry_ms, and at once when deleting segments frees room), or -EIO after a fatal
+ * error. */
 int log_append(struct log *log, const struct log_entry *e);
 /* Makes everything appended so far durable: one write and one flush for all of it, started
  * now or when the write in flight completes. cbs.durable reports the progress. */

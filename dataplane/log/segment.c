@@ -177,6 +177,8 @@ static void log_seg_closed(struct log_disk_io *io, int res)
 	log->deleting = NULL;
 	log_seg_free(seg);
 	log_doom_next(log);
+	if (log_running(log))
+		log_prealloc_retry(log); /* room was just freed */
 	log_io_end(log);
 }
 
@@ -259,7 +261,6 @@ void log_segs_collect(struct log *log)
 		log->base_epoch = first->base_epoch;
 	}
 	log_doom_next(log);
-	log_prealloc_retry(log);
 }
 
 uint64_t log_seg_live_bytes(const struct log *log)
