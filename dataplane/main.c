@@ -501,15 +501,48 @@ static void node_destroy(struct node *node)
 		log_datadir_close(node->datadir);
 }
 
+/* The lane count is fixed for a cluster's life (keys are placed by it): the data directory
+ * records it at creation and a start with another count is refused, not served wrongly. */
+static int node_lanes_check(const struct node *node)
+{
+	char path[CONF_PATH_BYTES_MAX + 16];
+	snprintf(path, sizeof(path), "%s/LANES", node->conf.data_dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		f = fopen(path, "w");
+		if (f == NULL || fprintf(f, "%u\n", node->conf.lanes) < 0 || fflush(f) != 0 ||
+		    fsync(fileno(f)) != 0) {
+			LOG_ERROR("cannot write %s: %s", path, strerror(errno));
+			if (f != NULL)
+				fclose(f);
+			return -EIO;
+		}
+		fclose(f);
+		return 0;
+	}
+	unsigned lanes = 0;
+	int n = fscanf(f, "%u", &lanes);
+	fclose(f);
+	if (n != 1 || lanes != node->conf.lanes) {
+		LOG_ERROR("data directory %s was created with %u lanes but lanes is %u: the lane "
+			  "count is fixed for the cluster's life (keys are placed by it); start with "
+			  "lanes %u", node->conf.data_dir, lanes, node->conf.lanes, lanes);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int node_datadir_open(struct node *node)
 {
 	if (node->conf.durability != CONF_DURABILITY_DISK)
 		return 0;
 	char err[256];
 	int rc = log_datadir_open(node->conf.data_dir, &node->datadir, err, sizeof(err));
-	if (rc != 0)
+	if (rc != 0) {
 		LOG_ERROR("data directory %s: %s", node->conf.data_dir, err);
-	return rc;
+		return rc;
+	}
+	return node_lanes_check(node);
 }
 
 int main(int argc, char **argv)

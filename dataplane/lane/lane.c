@@ -464,6 +464,7 @@ void lane_set_detach_loop(struct lane_set *set, struct loop *loop)
 		if (lane->log != NULL)
 			log_destroy(lane->log);
 		lane->log = NULL;
+		lane_snapshot_abandon(lane);
 	}
 }
 

@@ -213,6 +213,7 @@ void lane_snapshot_load(struct lane *lane, void (*done)(struct lane *lane, int e
 int lane_snapshot_maybe(struct lane *lane);
 int lane_snapshot_work(struct lane *lane);
 void lane_snapshot_close(struct lane *lane);
+void lane_snapshot_abandon(struct lane *lane);
 void lane_snap_io_init(struct repl_io *io);
 
 /* meta.c */

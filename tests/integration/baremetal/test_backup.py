@@ -95,7 +95,6 @@ class Backup(unittest.TestCase):
             self.assertEqual(r.get("other:199"), b"199")
             r.close()
 
-    @unittest.expectedFailure
     def test_restart_after_snapshots(self):
         """Known issue (docs/OPERATIONS.md, section 8, item 1): a lane that wrote a snapshot fails to load it
         at the next start ("cannot load the snapshot at entry I: Invalid argument"): the lane
