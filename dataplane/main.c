@@ -22,6 +22,7 @@
 #include "base/panic.h"
 #include "cmd/cmd.h"
 #include "conf/conf.h"
+#include "ctl/ctl.h"
 #include "kv/kv.h"
 #include "lane/lane.h"
 #include "loop/loop.h"
@@ -63,6 +64,7 @@ struct node {
 	struct cmd_server *srv;
 	struct log_datadir *datadir;
 	struct dpdk_port *dpdk;
+	struct ctl_link *ctl;         /* on loop 0, when a control socket is configured */
 	atomic_uint serving;          /* loops that accept clients */
 	atomic_bool stopping;
 };
@@ -416,6 +418,16 @@ static int node_loop_start(struct node_loop *nl)
 	if (nl->net == NULL)
 		return -EADDRINUSE;
 	cmd_loop_net_set(nl->cmd, nl->net);
+	if (nl->index == 0 && node->conf.control_socket[0] != '\0') {
+		struct ctl_link_config lc = { .path = node->conf.control_socket,
+					      .node_id = node->conf.node_id,
+					      .heartbeat_ms = node->conf.heartbeat_ms, .loop = nl->loop,
+					      .loops = node->loop_ptrs, .loops_count = node->loops_count,
+					      .lanes = node->lanes };
+		node->ctl = ctl_link_create(&lc);
+		if (node->ctl == NULL)
+			return -EADDRINUSE;
+	}
 	atomic_fetch_add(&node->serving, 1);
 	return 0;
 }
@@ -427,6 +439,10 @@ static int node_loop_main(void *arg)
 	if (nl->rc == 0)
 		loop_run(nl->loop);
 	node_loop_drain(nl);
+	if (nl->index == 0 && nl->node->ctl != NULL) {
+		ctl_link_destroy(nl->node->ctl);
+		nl->node->ctl = NULL;
+	}
 	lane_set_detach_loop(nl->node->lanes, nl->loop);
 	if (nl->xport != NULL) {
 		/* The transport frees itself once the loop has handed back what is in flight. */

@@ -330,6 +330,9 @@ struct xport *lane_set_xport(struct lane_set *set, struct loop *loop)
 static void lane_loop_tick(struct loop *loop, struct loop_timer *t)
 {
 	struct lane_loop *ll = t->arg;
+	if (ll->set->cfg.peers_count > 0 && ll->xport != NULL && ll->lanes_count > 0 &&
+	    ll->lanes[0] == 0)
+		lane_ping_peers(ll->set, &ll->set->lanes[0]);
 	for (uint32_t i = 0; i < ll->lanes_count; i++) {
 		struct lane *lane = &ll->set->lanes[ll->lanes[i]];
 		if (lane->repl != NULL && lane->state != LANE_FAILED)

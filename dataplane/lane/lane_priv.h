@@ -149,6 +149,10 @@ struct lane_set {
 	struct lane_set_config cfg;
 	uint64_t incarnation;         /* random at start: names this run's forwarding channels */
 	uint64_t rx_dropped;
+	atomic_uint_fast64_t heard_ms[REPL_NODES_MAX]; /* last message from each node */
+	uint64_t ping_ms;             /* last pings sent (by the loop owning lane 0) */
+	lane_promised_fn promised;
+	void *promised_ctx;
 	struct lane *lanes;
 	atomic_uint loading;          /* lanes still recovering */
 	struct lane_loop per_loop[LANE_LOOPS_MAX];
@@ -204,6 +208,7 @@ void lane_fwd_out_free(struct lane *lane);
 void lane_send_raw(struct lane *lane, unsigned dst, const uint8_t *msg, size_t len);
 void lane_repl_send(void *ctx, unsigned dst, const struct repl_msg *m);
 void lane_start_replicated(struct lane *lane);
+void lane_ping_peers(struct lane_set *set, struct lane *lane);
 
 /* lane.c: runs req here, as this node's replica of the lane (no forwarding). */
 bool lane_exec_here(struct lane *lane, struct lane_req *req, struct resp_out *out);

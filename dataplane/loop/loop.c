@@ -52,6 +52,7 @@ struct loop {
 	bool ring_enabled;
 	/* Cross-thread fields on their own cache line. */
 	CACHE_ALIGNED atomic_bool sleeping;
+	atomic_uint_fast64_t turns_published;
 	atomic_bool stop_requested;
 	int wake_fd;
 	uint64_t wake_buf;
@@ -191,6 +192,11 @@ struct io_uring *loop_uring(struct loop *loop)
 void loop_stats_get(const struct loop *loop, struct loop_stats *out)
 {
 	*out = loop->stats;
+}
+
+uint64_t loop_turns_get(const struct loop *loop)
+{
+	return atomic_load_explicit(&((struct loop *)loop)->turns_published, memory_order_relaxed);
 }
 
 void loop_stop(struct loop *loop)
@@ -461,6 +467,7 @@ int loop_run_once(struct loop *loop)
 	work += loop_pollers_run(&loop->flushers);
 	loop_submit(loop);
 	loop->stats.turns++;
+	atomic_store_explicit(&loop->turns_published, loop->stats.turns, memory_order_relaxed);
 	if (work > 0) {
 		loop->stats.busy_turns++;
 		loop->last_busy_ns = start;

@@ -117,5 +117,7 @@ struct loop_stats {
 	uint64_t busy_ns;       /* time spent in turns that did work */
 };
 void loop_stats_get(const struct loop *loop, struct loop_stats *out);
+/* Turns run so far; readable from any thread (a stalled loop stops it). */
+uint64_t loop_turns_get(const struct loop *loop);
 
 #endif
