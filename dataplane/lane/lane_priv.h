@@ -16,6 +16,7 @@
 #define LANE_PAYLOAD_KIND_COMMANDS 1
 #define LANE_BATCH_BYTES_MAX (REPL_ENTRY_BYTES_MAX - LANE_ENTRY_HEADER_BYTES)
 #define LANE_PENDING_APPENDS_MAX 4096        /* entries waiting for the log's write buffers */
+#define LANE_PUBLISH_NS (2ull * 1000000)     /* INFO counters refreshed this often */
 
 enum lane_state {
 	LANE_LOADING = 0,  /* recovering from disk */
@@ -136,6 +137,7 @@ struct lane_loop {
 	uint8_t *txbuf;                /* LANE_TXBUF_BYTES: one encoded message */
 	struct repl_entry rx_entries[REPL_MSG_ENTRIES_MAX];
 	struct loop_poller xport_poller;
+	uint64_t published_ns;         /* counters last published for INFO */
 	struct loop_poller work;
 	struct loop_poller flusher;
 	struct loop_timer tick;
