@@ -15,6 +15,7 @@
 #include "base/panic.h"
 #include "cmd/cmd_priv.h"
 #include "lane/xport.h"
+#include "log/log.h"
 
 #define INFO_SECTIONS_MAX 16
 
@@ -31,6 +32,8 @@ struct info_req {
 	uint32_t sections;            /* bit per enum info_section */
 	struct info_loop_figures *loops;
 	struct lane_repl_info *lanes; /* filled by each lane's loop */
+	struct log_stats *logs;       /* likewise */
+	bool *has_log;
 };
 
 enum info_section {
@@ -152,11 +155,69 @@ static void info_memory(struct info_req *r, struct info_buf *b)
 	);
 }
 
+/* The whole node's log figures: sums, the worst flush latency, the newest snapshot. */
+static void info_persistence_totals(struct info_req *r, struct info_buf *b, uint32_t lanes)
+{
+	uint64_t bytes = 0, segs = 0, flushes = 0, appends = 0, snap_bytes = 0, refusals = 0;
+	uint64_t p50 = 0, p99 = 0, max = 0, avg_sum = 0, avg_n = 0;
+	int64_t snap_ms = 0;
+	bool nospace = false, direct = true;
+	for (uint32_t l = 0; l < lanes; l++) {
+		if (!r->has_log[l])
+			continue;
+		const struct log_stats *s = &r->logs[l];
+		bytes += s->log_bytes;
+		segs += s->segments;
+		flushes += s->flushes;
+		appends += s->appends;
+		snap_bytes += s->snapshot_bytes;
+		refusals += s->nospace_refusals;
+		p50 = MAX(p50, s->flush_ns_p50);
+		p99 = MAX(p99, s->flush_ns_p99);
+		max = MAX(max, s->flush_ns_max);
+		if (s->flushes > 0) {
+			avg_sum += s->flush_ns_avg;
+			avg_n++;
+		}
+		snap_ms = MAX(snap_ms, s->snapshot_wall_ms);
+		nospace |= s->nospace;
+		direct &= s->direct_io;
+	}
+	info_add(b, "spindle_log_bytes:%llu\r\nspindle_log_segments:%llu\r\nspindle_log_appends:%llu\r\n"
+		 "spindle_log_flushes:%llu\r\nspindle_flush_us_avg:%llu\r\nspindle_flush_us_p50_max:%llu\r\n"
+		 "spindle_flush_us_p99_max:%llu\r\nspindle_flush_us_max:%llu\r\nspindle_snapshot_bytes:%llu\r\n"
+		 "spindle_last_snapshot_time:%lld\r\nspindle_disk_full:%d\r\nspindle_nospace_refusals:%llu\r\n"
+		 "spindle_direct_io:%d\r\n",
+		 (unsigned long long)bytes, (unsigned long long)segs, (unsigned long long)appends,
+		 (unsigned long long)flushes, (unsigned long long)(avg_n ? avg_sum / avg_n / 1000 : 0),
+		 (unsigned long long)(p50 / 1000), (unsigned long long)(p99 / 1000),
+		 (unsigned long long)(max / 1000), (unsigned long long)snap_bytes,
+		 (long long)(snap_ms / 1000), nospace, (unsigned long long)refusals, direct);
+}
+
 static void info_persistence(struct info_req *r, struct info_buf *b)
 {
 	bool disk = r->cl->srv->conf->durability == CONF_DURABILITY_DISK;
+	uint32_t lanes = lane_set_count(r->cl->srv->lanes);
 	info_add(b, "# Persistence\r\nloading:0\r\nasync_loading:0\r\ndurability:%s\r\n"
-		 "aof_enabled:0\r\nrdb_bgsave_in_progress:0\r\n\r\n", disk ? "disk" : "memory");
+		 "aof_enabled:0\r\nrdb_bgsave_in_progress:0\r\n", disk ? "disk" : "memory");
+	if (disk) {
+		info_persistence_totals(r, b, lanes);
+		for (uint32_t l = 0; l < lanes; l++) {
+			if (!r->has_log[l])
+				continue;
+			const struct log_stats *s = &r->logs[l];
+			info_add(b, "lane%u_log:first=%llu,last=%llu,durable=%llu,bytes=%llu,segments=%u,"
+				 "snapshot_index=%llu,snapshot_bytes=%llu,flush_us_p50=%llu,flush_us_p99=%llu\r\n",
+				 l, (unsigned long long)s->first_index, (unsigned long long)s->last_index,
+				 (unsigned long long)s->durable_index, (unsigned long long)s->log_bytes,
+				 s->segments, (unsigned long long)s->snapshot_index,
+				 (unsigned long long)s->snapshot_bytes,
+				 (unsigned long long)(s->flush_ns_p50 / 1000),
+				 (unsigned long long)(s->flush_ns_p99 / 1000));
+		}
+	}
+	info_add(b, "\r\n");
 }
 
 static void info_stats(struct info_req *r, struct info_buf *b)
@@ -244,11 +305,16 @@ static void info_visit(struct cmd_loop *cl, void *arg, unsigned index)
 		x->ops->stats(x, &r->loops[index].xport);
 		r->loops[index].has_xport = true;
 	}
-	if (!(r->sections & (1u << INFO_REPLICATION)) || !lane_set_durable(set))
+	if (!lane_set_durable(set))
 		return;
-	for (uint32_t l = 0; l < lane_set_count(set); l++)
-		if (lane_is_local(set, l, cl->loop))
+	for (uint32_t l = 0; l < lane_set_count(set); l++) {
+		if (!lane_is_local(set, l, cl->loop))
+			continue;
+		if (r->sections & (1u << INFO_REPLICATION))
 			lane_repl_info_get(set, l, &r->lanes[l]);
+		if (r->sections & (1u << INFO_PERSISTENCE))
+			r->has_log[l] = lane_log_stats_get(set, l, &r->logs[l]);
+	}
 }
 
 static const char *info_role_name(const struct lane_repl_info *i)
@@ -332,6 +398,8 @@ static void info_done(void *arg)
 	struct net_req *req = r->req;
 	free(r->loops);
 	free(r->lanes);
+	free(r->logs);
+	free(r->has_log);
 	free(r);
 	net_req_finish(req);
 }
@@ -361,11 +429,15 @@ void cmd_info(struct cmd_loop *cl, struct net_conn *c, uint32_t argc, const stru
 	if (r != NULL) {
 		r->loops = calloc(cl->srv->loops_count, sizeof(*r->loops));
 		r->lanes = calloc(lane_set_count(cl->srv->lanes), sizeof(*r->lanes));
+		r->logs = calloc(lane_set_count(cl->srv->lanes), sizeof(*r->logs));
+		r->has_log = calloc(lane_set_count(cl->srv->lanes), sizeof(*r->has_log));
 	}
-	if (r == NULL || r->loops == NULL || r->lanes == NULL) {
+	if (r == NULL || r->loops == NULL || r->lanes == NULL || r->logs == NULL || r->has_log == NULL) {
 		if (r != NULL) {
 			free(r->loops);
 			free(r->lanes);
+			free(r->logs);
+			free(r->has_log);
 		}
 		free(r);
 		resp_add_error(reply->out, "ERR out of memory");

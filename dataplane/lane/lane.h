@@ -132,6 +132,10 @@ struct lane_repl_info {
 	uint64_t forwarded, fwd_resent, fwd_dropped, rx_dropped;
 };
 void lane_repl_info_get(struct lane_set *set, uint32_t lane, struct lane_repl_info *out);
+struct log_stats;
+/* A durable lane's log figures (INFO persistence); false for a lane without a log. On the
+ * lane's loop. */
+bool lane_log_stats_get(struct lane_set *set, uint32_t lane, struct log_stats *out);
 #define LANE_CAUGHT_UP_LAG 8
 /* Nodes heard from on the replication network within window_ms, this node included; any
  * thread. */

@@ -198,6 +198,15 @@ void lane_repl_info_get(struct lane_set *set, uint32_t lane_id, struct lane_repl
 	}
 }
 
+bool lane_log_stats_get(struct lane_set *set, uint32_t lane_id, struct log_stats *out)
+{
+	struct lane *lane = &set->lanes[lane_id];
+	if (lane->log == NULL)
+		return false;
+	log_stats_get(lane->log, out);
+	return true;
+}
+
 uint64_t lane_set_peers_heard(const struct lane_set *set, uint64_t window_ms)
 {
 	uint64_t now = lane_now_ms(NULL), heard = 1ull << set->cfg.node_id;
