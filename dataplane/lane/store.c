@@ -371,6 +371,9 @@ static void store_log_config(struct lane *lane, struct log_config *lc)
 	lc->lane = lane->id;
 	lc->segment_bytes = c->segment_bytes;
 	lc->entry_bytes_max = REPL_ENTRY_BYTES_MAX + LANE_ENTRY_HEADER_BYTES;
+	/* A write buffer holds at least one whole entry (the log needs its largest record plus
+	 * two blocks); untouched buffer memory costs nothing. */
+	lc->write_buf_bytes = ALIGN_UP(REPL_ENTRY_BYTES_MAX + 64 * 1024, LOG_BLOCK_BYTES);
 	lc->snapshot_log_bytes = c->snapshot_every_bytes;
 }
 

@@ -31,7 +31,7 @@
 
 /* ---- Limits ---- */
 #define REPL_NODES_MAX 64                  /* node ids are 0..63; member sets are bitmaps */
-#define REPL_ENTRY_BYTES_MAX (1u << 20)    /* payload of one entry */
+#define REPL_ENTRY_BYTES_MAX (3u << 20)    /* payload of one entry: a batch of commands */
 #define REPL_MSG_ENTRIES_MAX 64            /* entries in one APPEND */
 #define REPL_INFLIGHT_MSGS_MAX 16          /* APPENDs unacknowledged per follower */
 #define REPL_SNAPSHOT_CHUNK_BYTES_MAX (1u << 20)
