@@ -8,40 +8,11 @@
 #include <string.h>
 
 #include "base/panic.h"
+#include "resp/resp.h"
 
 bool kv_num_parse_ll(const char *s, size_t len, int64_t *v)
 {
-	if (len == 0 || len >= KV_LL_STR_BYTES)
-		return false;
-	if (len == 1 && s[0] == '0') {
-		*v = 0;
-		return true;
-	}
-	size_t i = 0;
-	bool negative = s[0] == '-';
-	if (negative && ++i == len)
-		return false;
-	if (s[i] < '1' || s[i] > '9')
-		return false;
-	uint64_t u = 0;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		uint64_t d = (uint64_t)(s[i] - '0');
-		if (u > (UINT64_MAX - d) / 10)
-			return false;
-		u = u * 10 + d;
-	}
-	if (negative) {
-		if (u > (uint64_t)INT64_MAX + 1)
-			return false;
-		*v = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
-	} else {
-		if (u > (uint64_t)INT64_MAX)
-			return false;
-		*v = (int64_t)u;
-	}
-	return true;
+	return resp_strict_ll(s, len, v);
 }
 
 static bool num_isspace(char c)

@@ -130,9 +130,11 @@ void resp_argv_free(struct resp_argv *argv);
 /* Helpers for command handlers. */
 /* Whether arg equals str, ignoring ASCII case (command and option names). */
 bool resp_arg_equals(const struct resp_arg *arg, const char *str);
-/* Parses arg as a signed 64-bit integer by Redis's string2ll rules: an optional "-", then
- * digits with no leading zero (except "0" itself), nothing else (no "+", no spaces), and no
- * overflow. Returns 0 and sets *v, or -EINVAL (reply RESP_ERR_NOT_INTEGER). */
+/* Parses s[0..len) as a signed 64-bit integer by Redis's string2ll rules: an optional "-",
+ * then digits with no leading zero (except "0" itself), nothing else (no "+", no spaces),
+ * and no overflow. Returns whether it did (and set *v). */
+bool resp_strict_ll(const char *s, size_t len, int64_t *v);
+/* resp_strict_ll on an argument: 0 and *v set, or -EINVAL (reply RESP_ERR_NOT_INTEGER). */
 int resp_arg_to_int64(const struct resp_arg *arg, int64_t *v);
 
 /* ---- Reply output ---- */

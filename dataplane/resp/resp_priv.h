@@ -17,7 +17,6 @@ void resp_out_write3(struct resp_out *out, const void *a, size_t a_len, const vo
 
 /* Redis's string2ll: "-"? then digits, no leading zero unless the number is "0", no
  * overflow. True and *v on success. */
-bool resp_strict_ll(const char *s, size_t len, int64_t *v);
 
 /* The test hook: true when this allocation must fail. */
 static inline bool resp_alloc_fault_hit(struct resp_alloc_fault *f)
