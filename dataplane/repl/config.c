@@ -103,6 +103,10 @@ int repl_config_set(struct repl *r, const struct repl_config *cfg)
 	/* Never primary twice in one epoch: a restarted node may have lost entries of it. */
 	if (r->meta_durable.primary_epoch >= cfg->epoch && r->primary_wanted_epoch != cfg->epoch)
 		return -ESTALE;
+	/* Never primary with a damaged log: the appointment may rest on a promise made before
+	 * the damage was found, and the log may lack committed entries. */
+	if (r->meta.repair_index > r->durable_index)
+		return -EUCLEAN;
 	if (r->meta.primary_epoch < cfg->epoch) {
 		r->meta.primary_epoch = cfg->epoch;
 		repl_meta_save(r);
@@ -119,7 +123,8 @@ void repl_primary_wanted_flush(struct repl *r)
 	if (e == 0 || r->meta_durable.primary_epoch < e || r->meta_durable.epoch < e)
 		return;
 	r->primary_wanted_epoch = 0;
-	if (r->meta.epoch != e || r->role == REPL_ROLE_PRIMARY || !repl_is_voter(r, r->o.node_id))
+	if (r->meta.epoch != e || r->role == REPL_ROLE_PRIMARY || !repl_is_voter(r, r->o.node_id) ||
+	    r->meta.repair_index > r->durable_index)
 		return;
 	r->promise_was_primary = false;
 	repl_become_primary(r);

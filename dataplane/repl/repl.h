@@ -357,7 +357,9 @@ int64_t repl_propose(struct repl *r, enum repl_entry_type type, const void *payl
 
 /* Mode A: the control plane's configuration for this group. An older epoch than the one
  * promised is refused (-ESTALE); within one epoch, voters may change by at most one node
- * (-EINVAL otherwise). */
+ * (-EINVAL otherwise). Appointed primary, this node refuses (and stays a follower) when it
+ * was primary of that epoch before a restart (-ESTALE) or its log is damaged (-EUCLEAN):
+ * the control plane then sees it not acting and appoints another. */
 struct repl_config {
 	uint64_t epoch;
 	unsigned primary;

@@ -287,7 +287,7 @@ void sim_lane_config(struct sim_lane *l, const struct repl_config *cfg)
 	if (!l->r || !sim_node_alive(l->node))
 		return;
 	int rc = repl_config_set(l->r, cfg);
-	if (rc != 0 && rc != -ESTALE)
+	if (rc != 0 && rc != -ESTALE && rc != -EUCLEAN)
 		sim_fail(l->c, "node %u lane %u: config refused: %d", l->node->id, l->lane, rc);
 	repl_flush(l->r);
 }
