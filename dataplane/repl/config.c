@@ -77,6 +77,16 @@ static int config_check(const struct repl *r, const struct repl_config *cfg)
 	return 0;
 }
 
+/* A primary whose voters changed appends an entry under them: once it commits, every
+ * committed entry is on a majority of the new voters. */
+static void members_noop(struct repl *r)
+{
+	struct repl_entry noop = { .epoch = r->meta.epoch, .index = r->last_index + 1,
+				   .type = REPL_ENTRY_NOOP };
+	r->members_index = noop.index; /* even if the append fails: then never committed */
+	(void)repl_log_append(r, &noop, 1);
+}
+
 int repl_config_set(struct repl *r, const struct repl_config *cfg)
 {
 	if (r->failed)
@@ -87,6 +97,7 @@ int repl_config_set(struct repl *r, const struct repl_config *cfg)
 	if (cfg->epoch > r->meta.epoch)
 		repl_epoch_adopt(r, cfg->epoch, cfg->primary == r->o.node_id ? REPL_NODE_NONE
 									     : cfg->primary);
+	uint64_t voters_before = r->members.voters;
 	r->members = cfg->members;
 	if (repl_peers_sync(r) != 0)
 		return -ENOMEM;
@@ -96,7 +107,9 @@ int repl_config_set(struct repl *r, const struct repl_config *cfg)
 		return 0;
 	}
 	if (r->role == REPL_ROLE_PRIMARY) {
-		repl_commit_advance(r); /* the voters may have changed */
+		if (voters_before != cfg->members.voters)
+			members_noop(r);
+		repl_commit_advance(r);
 		repl_replicate_all(r);
 		return 0;
 	}

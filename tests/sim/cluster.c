@@ -465,6 +465,7 @@ void sim_lane_status(struct sim_lane *l, struct ctl_lane_status *out)
 	out->voters = s.members.voters;
 	out->handoff_ready = s.handoff_ready;
 	out->damaged = s.damaged;
+	out->config_committed = s.members_committed;
 	if (s.role != REPL_ROLE_PRIMARY)
 		return;
 	for (unsigned p = 0; p < l->c->p.nodes; p++) {
