@@ -450,7 +450,7 @@ static void tick_event(void *arg, uint64_t a, uint64_t b)
 			repl_flush(n->lane[k].r);
 		}
 	}
-	if (c->sched.now_us < c->p.end_us)
+	if (!c->draining)
 		sim_sched_after(&c->sched, SIM_TICK_US, tick_event, c, 0, 0);
 }
 
@@ -548,7 +548,7 @@ void sim_cluster_free(struct sim_cluster *c)
 		}
 		n->up = false;
 	}
-	c->p.end_us = 0;
+	c->draining = true;
 	c->clients_stop = true;
 	sim_sched_run_until(&c->sched, UINT64_MAX);
 	for (unsigned i = 0; i < c->p.nodes; i++) {
