@@ -52,7 +52,9 @@ struct ctl_lane {
 	struct repl_members members;
 	uint64_t prep_epoch;   /* a failover in progress to this epoch, or 0 */
 	uint8_t prep_target;   /* a planned switchover's target, or REPL_NODE_NONE */
-	uint64_t prev_voters;  /* before an unsettled voter change (joint majorities), or 0 */
+	uint64_t prev_voters;  /* voters before a change not yet settled, or 0: the lane's
+				* primary may commit with either set until it has committed
+				* an entry under the new one (SETTLED) */
 	uint8_t switch_target; /* a switchover asked for (admin or balancing), or NONE */
 };
 
@@ -122,6 +124,7 @@ struct ctl_lane_status {
 	uint64_t caught_up;      /* primary: followers within the lag bound */
 	bool handoff_ready;
 	bool damaged;
+	bool config_committed;   /* primary: an entry under its current voters is committed */
 };
 
 struct ctl_msg_config {

@@ -164,7 +164,7 @@ static void settle(struct ctl_leader *l, uint32_t k, uint64_t now)
 	const struct ctl_lane *cl = &l->s->lanes[k];
 	const struct ctl_lane_status *st = ctl_status_of(l, now, cl->primary, k);
 	if (!st || st->role != REPL_ROLE_PRIMARY || st->epoch != cl->epoch ||
-	    st->voters != cl->members.voters)
+	    st->voters != cl->members.voters || !st->config_committed)
 		return;
 	ctl_propose_lane(l, CTL_CMD_LANE_SETTLED, k, cl->epoch, REPL_NODE_NONE, &cl->members, now);
 }

@@ -6,8 +6,8 @@
  *   CONFIG     u32 n, u32 0; n x (u32 lane, u8 primary, u8[3] 0, u64 epoch, voters,
  *              learners)                                                     8 + 32n
  *   HEARTBEAT, REPORT  u64 incarnation, progress, peers_heard, u8 alive, u8[3] 0,
- *              u32 n; n x (u32 lane, u8 role, u8 handoff_ready, u8 damaged, u8 0,
- *              u64 epoch, voters, caught_up)                                 32 + 32n
+ *              u32 n; n x (u32 lane, u8 role, u8 handoff_ready, u8 damaged,
+ *              u8 config_committed, u64 epoch, voters, caught_up)            32 + 32n
  *   PREPARE, HANDOFF   u32 lane, u8 target, u8[3] 0, u64 epoch                 16 bytes
  *   PROMISE    u32 lane, u8 damaged, u8 was_primary, u8[2] 0, u64 epoch,
  *              last_epoch, last_index, incarnation                          40 bytes
@@ -113,7 +113,7 @@ static void encode_body(struct cur *c, const struct ctl_msg *m)
 			put(c, l->role, 1);
 			put(c, l->handoff_ready, 1);
 			put(c, l->damaged, 1);
-			put(c, 0, 1);
+			put(c, l->config_committed, 1);
 			put(c, l->epoch, 8);
 			put(c, l->voters, 8);
 			put(c, l->caught_up, 8);
@@ -201,7 +201,7 @@ static void decode_hb(struct cur *c, struct ctl_msg_heartbeat *hb,
 		l->role = (uint8_t)get(c, 1);
 		l->handoff_ready = get_bool(c);
 		l->damaged = get_bool(c);
-		get_zero(c, 1);
+		l->config_committed = get_bool(c);
 		l->epoch = get(c, 8);
 		l->voters = get(c, 8);
 		l->caught_up = get(c, 8);

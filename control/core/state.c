@@ -117,7 +117,8 @@ static int apply_lane(struct ctl_state *s, const struct ctl_cmd *c)
 		l->primary = c->node;
 		l->prep_epoch = 0;
 		l->prep_target = REPL_NODE_NONE;
-		l->prev_voters = 0; /* the new primary starts with the current voters */
+		/* prev_voters stays: entries the old primary committed with them may not be on a
+		 * majority of the current voters until the new primary commits its first entry. */
 		if (l->switch_target == c->node)
 			l->switch_target = REPL_NODE_NONE;
 		return 0;

@@ -77,6 +77,16 @@ static int config_check(const struct repl *r, const struct repl_config *cfg)
 	return 0;
 }
 
+/* A primary whose voters changed appends an entry under them: once it commits, every
+ * committed entry is on a majority of the new voters. */
+static void members_noop(struct repl *r)
+{
+	struct repl_entry noop = { .epoch = r->meta.epoch, .index = r->last_index + 1,
+				   .type = REPL_ENTRY_NOOP };
+	r->members_index = noop.index; /* even if the append fails: then never committed */
+	(void)repl_log_append(r, &noop, 1);
+}
+
 int repl_config_set(struct repl *r, const struct repl_config *cfg)
 {
 	if (r->failed)
@@ -87,6 +97,7 @@ int repl_config_set(struct repl *r, const struct repl_config *cfg)
 	if (cfg->epoch > r->meta.epoch)
 		repl_epoch_adopt(r, cfg->epoch, cfg->primary == r->o.node_id ? REPL_NODE_NONE
 									     : cfg->primary);
+	uint64_t voters_before = r->members.voters;
 	r->members = cfg->members;
 	if (repl_peers_sync(r) != 0)
 		return -ENOMEM;
@@ -96,13 +107,19 @@ int repl_config_set(struct repl *r, const struct repl_config *cfg)
 		return 0;
 	}
 	if (r->role == REPL_ROLE_PRIMARY) {
-		repl_commit_advance(r); /* the voters may have changed */
+		if (voters_before != cfg->members.voters)
+			members_noop(r);
+		repl_commit_advance(r);
 		repl_replicate_all(r);
 		return 0;
 	}
 	/* Never primary twice in one epoch: a restarted node may have lost entries of it. */
 	if (r->meta_durable.primary_epoch >= cfg->epoch && r->primary_wanted_epoch != cfg->epoch)
 		return -ESTALE;
+	/* Never primary with a damaged log: the appointment may rest on a promise made before
+	 * the damage was found, and the log may lack committed entries. */
+	if (r->meta.repair_index > r->durable_index)
+		return -EUCLEAN;
 	if (r->meta.primary_epoch < cfg->epoch) {
 		r->meta.primary_epoch = cfg->epoch;
 		repl_meta_save(r);
@@ -119,7 +136,8 @@ void repl_primary_wanted_flush(struct repl *r)
 	if (e == 0 || r->meta_durable.primary_epoch < e || r->meta_durable.epoch < e)
 		return;
 	r->primary_wanted_epoch = 0;
-	if (r->meta.epoch != e || r->role == REPL_ROLE_PRIMARY || !repl_is_voter(r, r->o.node_id))
+	if (r->meta.epoch != e || r->role == REPL_ROLE_PRIMARY || !repl_is_voter(r, r->o.node_id) ||
+	    r->meta.repair_index > r->durable_index)
 		return;
 	r->promise_was_primary = false;
 	repl_become_primary(r);

@@ -330,6 +330,7 @@ void repl_become_primary(struct repl *r)
 	r->handoff_ready = false;
 	r->hb_due_ms = now;
 	repl_role_notify(r);
+	r->members_index = r->epoch_start_index;
 	struct repl_entry noop = { .epoch = r->meta.epoch, .index = r->last_index + 1,
 				   .type = REPL_ENTRY_NOOP };
 	unsigned took = repl_log_append(r, &noop, 1);
@@ -524,6 +525,8 @@ void repl_state_get(const struct repl *r, struct repl_state *out)
 	out->snapshot_index = r->snap.index;
 	out->snapshot_epoch = r->snap.epoch;
 	out->epoch_start_index = r->role == REPL_ROLE_PRIMARY ? r->epoch_start_index : 0;
+	out->members_committed = r->role == REPL_ROLE_PRIMARY &&
+				 r->commit_index >= r->members_index;
 	out->lease_valid = r->role == REPL_ROLE_PRIMARY && r->lease_until_ms > 0 &&
 			   r->io.now_ms(r->io.ctx) < r->lease_until_ms;
 	out->handoff_ready = r->handoff_ready;

@@ -126,6 +126,7 @@ struct repl {
 	/* Primary */
 	struct repl_peer *peers[REPL_NODES_MAX];
 	uint64_t epoch_start_index;
+	uint64_t members_index; /* the first entry appended under the current voters */
 	uint64_t hb_seq;
 	uint64_t hb_due_ms;
 	bool round_wanted;

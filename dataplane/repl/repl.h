@@ -357,7 +357,10 @@ int64_t repl_propose(struct repl *r, enum repl_entry_type type, const void *payl
 
 /* Mode A: the control plane's configuration for this group. An older epoch than the one
  * promised is refused (-ESTALE); within one epoch, voters may change by at most one node
- * (-EINVAL otherwise). */
+ * (-EINVAL otherwise); a primary whose voters change appends a NOOP, committed by the new
+ * voters (see members_committed). Appointed primary, this node refuses (and stays a follower) when it
+ * was primary of that epoch before a restart (-ESTALE) or its log is damaged (-EUCLEAN):
+ * the control plane then sees it not acting and appoints another. */
 struct repl_config {
 	uint64_t epoch;
 	unsigned primary;
@@ -417,6 +420,10 @@ struct repl_state {
 	uint64_t log_start;       /* first index still in the log */
 	uint64_t snapshot_index, snapshot_epoch;
 	uint64_t epoch_start_index; /* primary: its NOOP; reads wait until it is applied */
+	/* Primary: an entry appended under the current voters is committed (by them), so every
+	 * committed entry is now held by a majority of them and older voter sets no longer
+	 * matter (the control plane then settles a membership change). */
+	bool members_committed;
 	bool lease_valid;
 	bool handoff_ready;
 	bool damaged;

@@ -127,6 +127,21 @@ void sim_check_ack(struct sim_cluster *c, unsigned lane, uint64_t index, uint64_
 
 /* ---- End of run ---- */
 
+bool sim_converged(struct sim_cluster *c)
+{
+	for (unsigned k = 0; k < c->p.lanes; k++) {
+		uint64_t members = sim_control_members(c, k, false);
+		const struct sim_lane *ref = &c->node[__builtin_ctzll(members)].lane[k];
+		for (unsigned i = 0; i < c->p.nodes; i++) {
+			const struct sim_lane *l = &c->node[i].lane[k];
+			if (((members >> i) & 1) && (!c->node[i].up || l->applied != ref->applied ||
+						     memcmp(l->kv, ref->kv, sizeof(l->kv)) != 0))
+				return false;
+		}
+	}
+	return true;
+}
+
 static void check_converged(struct sim_cluster *c)
 {
 	for (unsigned k = 0; k < c->p.lanes && !c->failed; k++) {

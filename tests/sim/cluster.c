@@ -287,7 +287,7 @@ void sim_lane_config(struct sim_lane *l, const struct repl_config *cfg)
 	if (!l->r || !sim_node_alive(l->node))
 		return;
 	int rc = repl_config_set(l->r, cfg);
-	if (rc != 0 && rc != -ESTALE)
+	if (rc != 0 && rc != -ESTALE && rc != -EUCLEAN)
 		sim_fail(l->c, "node %u lane %u: config refused: %d", l->node->id, l->lane, rc);
 	repl_flush(l->r);
 }
@@ -450,7 +450,7 @@ static void tick_event(void *arg, uint64_t a, uint64_t b)
 			repl_flush(n->lane[k].r);
 		}
 	}
-	if (c->sched.now_us < c->p.end_us)
+	if (!c->draining)
 		sim_sched_after(&c->sched, SIM_TICK_US, tick_event, c, 0, 0);
 }
 
@@ -465,6 +465,7 @@ void sim_lane_status(struct sim_lane *l, struct ctl_lane_status *out)
 	out->voters = s.members.voters;
 	out->handoff_ready = s.handoff_ready;
 	out->damaged = s.damaged;
+	out->config_committed = s.members_committed;
 	if (s.role != REPL_ROLE_PRIMARY)
 		return;
 	for (unsigned p = 0; p < l->c->p.nodes; p++) {
@@ -547,7 +548,7 @@ void sim_cluster_free(struct sim_cluster *c)
 		}
 		n->up = false;
 	}
-	c->p.end_us = 0;
+	c->draining = true;
 	c->clients_stop = true;
 	sim_sched_run_until(&c->sched, UINT64_MAX);
 	for (unsigned i = 0; i < c->p.nodes; i++) {

@@ -556,7 +556,7 @@ static void ctl_tick(void *arg, uint64_t a, uint64_t b)
 	(void)a;
 	(void)b;
 	struct sim_cluster *c = arg;
-	if (!c->control || c->sched.now_us >= c->p.end_us)
+	if (!c->control || c->draining)
 		return;
 	for (unsigned i = 0; i < c->p.nodes; i++) {
 		struct sim_ctl *d = &c->control->ctl[i];

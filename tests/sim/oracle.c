@@ -176,7 +176,7 @@ static void oracle_tick(void *arg, uint64_t a, uint64_t b)
 	(void)a;
 	(void)b;
 	struct sim_cluster *c = arg;
-	if (c->sched.now_us >= c->p.end_us || !c->oracle)
+	if (c->draining || !c->oracle)
 		return;
 	bool push_now = c->sched.now_us - c->oracle->last_push_us >= ORACLE_PUSH_US;
 	if (push_now)

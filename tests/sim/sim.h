@@ -34,7 +34,6 @@ struct sim_params {
 	int32_t drift_ppm_max;        /* clocks drift at most this (rate, parts per million) */
 	uint64_t faults_end_us;       /* no new fault starts after this; all heal by it */
 	uint64_t progress_bound_us;   /* after healing, every lane commits a write within this */
-	uint64_t end_us;
 	unsigned snapshot_every;      /* a lane compacts after this many applied entries */
 	unsigned ctl_snapshot_every;  /* the control group compacts after this many commands */
 	bool corruption;              /* inject corrupt records */
@@ -159,6 +158,7 @@ struct sim_cluster {
 	uint64_t heal_us;         /* when the last fault healed */
 	bool healed;
 	bool clients_stop;
+	bool draining;            /* being torn down: periodic work stops */
 
 	struct sim_op *ops;
 	uint64_t n_ops, cap_ops;
@@ -229,6 +229,8 @@ void sim_check_apply(struct sim_cluster *c, unsigned lane, unsigned node,
 void sim_check_primary(struct sim_cluster *c, unsigned lane, uint64_t epoch, unsigned node);
 void sim_check_ack(struct sim_cluster *c, unsigned lane, uint64_t index, uint64_t epoch);
 void sim_check_final(struct sim_cluster *c);
+/* Every lane's members have applied the same entries (and hold the same values). */
+bool sim_converged(struct sim_cluster *c);
 PRINTF_FMT(2, 3) void sim_fail(struct sim_cluster *c, const char *fmt, ...);
 PRINTF_FMT(2, 3) void sim_trace(struct sim_cluster *c, const char *fmt, ...);
 /* Writes the last `lines` lines of the trace. */

@@ -98,7 +98,8 @@ static UNUSED void h_report_all(uint64_t alive, unsigned nodes)
 			const struct ctl_lane *cl = &h.st->lanes[k];
 			lanes[k] = (struct ctl_lane_status){ .lane = k, .epoch = cl->epoch,
 				.role = cl->primary == i ? REPL_ROLE_PRIMARY : REPL_ROLE_FOLLOWER,
-				.voters = cl->members.voters, .caught_up = alive };
+				.voters = cl->members.voters, .caught_up = alive,
+				.config_committed = cl->primary == i };
 		}
 		h_report(i, true, alive, lanes, n);
 	}

@@ -176,6 +176,35 @@ static void test_promise_void_after_restart(void **state)
 	assert_int_equal(h.props[0].node, 0);
 }
 
+/* Found by the simulator (seed 23122 of an earlier version): node 3 was promoted to voter,
+ * but the old primary (node 0) had committed entry 70 with the previous voters {0,1,2}
+ * (nodes 0 and 2). Node 3 lacks it, so it must not be chosen while those voters count. */
+static void test_previous_voters_covered(void **state)
+{
+	(void)state;
+	/* Bootstrapped with nodes 0..2; node 3 joins: learner, then voter. */
+	struct ctl_cmd m1 = { .type = CTL_CMD_LANE_MEMBERS, .lane = 0,
+			      .members = { .voters = 0x7, .learners = 0x8 } };
+	struct ctl_cmd m2 = { .type = CTL_CMD_LANE_MEMBERS, .lane = 0, .members = { .voters = 0xf } };
+	assert_int_equal(ctl_state_apply(h.st, ++h.idx, &m1), 0);
+	assert_int_equal(ctl_state_apply(h.st, ++h.idx, &m2), 0);
+	assert_int_equal(h.st->lanes[0].prev_voters, 0x7);
+	h.now += h.o.node_timeout_ms + 1;
+	h_report_all(0xe, 4); /* node 0 is cut off */
+	ctl_leader_tick(h.l, h.now);
+	assert_int_equal(h_commit(), 1); /* PREPARE(2) */
+	ctl_leader_tick(h.l, h.now);
+	h_promise(0, 0, 2, 1, 76, false, true);
+	h_promise(1, 0, 2, 1, 69, false, false);
+	h_promise(2, 0, 2, 1, 70, false, false);
+	h_promise(3, 0, 2, 1, 69, false, false);
+	h_report_all(0xe, 4);
+	ctl_leader_tick(h.l, h.now);
+	assert_int_equal(h.n_props, 1);
+	assert_int_equal(h.props[0].type, CTL_CMD_LANE_PRIMARY);
+	assert_int_equal(h.props[0].node, 2); /* not 3 (fewer primaries, but behind) */
+}
+
 static void test_not_acting_primary_replaced(void **state)
 {
 	(void)state;
@@ -209,6 +238,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_wait_when_old_primary_stepped_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_and_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promise_void_after_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_previous_voters_covered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_acting_primary_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_majority_no_prepare, setup, teardown),
 	};

@@ -32,7 +32,7 @@ static void test_report_round_trip(void **state)
 	(void)state;
 	struct ctl_lane_status lanes[2] = {
 		{ .lane = 3, .epoch = 7, .role = REPL_ROLE_PRIMARY, .voters = 7, .caught_up = 6,
-		  .handoff_ready = true },
+		  .handoff_ready = true, .config_committed = true },
 		{ .lane = 9, .epoch = 2, .role = REPL_ROLE_FOLLOWER, .voters = 7, .damaged = true },
 	};
 	struct ctl_msg m = { .type = CTL_MSG_REPORT, .node = 5, .term = 11 };
@@ -51,6 +51,8 @@ static void test_report_round_trip(void **state)
 	assert_int_equal(out.hb.n_lanes, 2);
 	assert_int_equal(out.hb.lanes[0].caught_up, 6);
 	assert_true(out.hb.lanes[0].handoff_ready);
+	assert_true(out.hb.lanes[0].config_committed);
+	assert_false(out.hb.lanes[1].config_committed);
 	assert_true(out.hb.lanes[1].damaged);
 	assert_int_equal(out.hb.lanes[1].lane, 9);
 	for (size_t len = 0; len < n; len++)

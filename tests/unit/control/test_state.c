@@ -140,6 +140,23 @@ static void test_switchover_request(void **state)
 	assert_int_equal(st.lanes[0].prep_target, REPL_NODE_NONE);
 }
 
+/* Found by the simulator: entries the old primary committed under the previous voters must
+ * still be covered by the next failover until the new primary commits under the new ones. */
+static void test_new_primary_keeps_previous_voters(void **state)
+{
+	(void)state;
+	struct ctl_cmd m = { .type = CTL_CMD_LANE_MEMBERS, .lane = 0, .members = { .voters = 0xf } };
+	assert_int_equal(apply(m), 0);
+	assert_int_equal(st.lanes[0].prev_voters, 0x7);
+	apply((struct ctl_cmd){ .type = CTL_CMD_LANE_PREPARE, .lane = 0, .epoch = 2 });
+	apply((struct ctl_cmd){ .type = CTL_CMD_LANE_PRIMARY, .lane = 0, .epoch = 2, .node = 3 });
+	assert_int_equal(st.lanes[0].primary, 3);
+	assert_int_equal(st.lanes[0].prev_voters, 0x7);
+	assert_int_equal(apply((struct ctl_cmd){ .type = CTL_CMD_LANE_SETTLED, .lane = 0, .epoch = 2,
+						 .members = { .voters = 0xf } }), 0);
+	assert_int_equal(st.lanes[0].prev_voters, 0);
+}
+
 static void test_wire_forms(void **state)
 {
 	(void)state;
@@ -187,6 +204,7 @@ int main(void)
 		cmocka_unit_test_setup(test_failover_epochs, setup),
 		cmocka_unit_test_setup(test_members_one_at_a_time, setup),
 		cmocka_unit_test_setup(test_switchover_request, setup),
+		cmocka_unit_test_setup(test_new_primary_keeps_previous_voters, setup),
 		cmocka_unit_test_setup(test_wire_forms, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

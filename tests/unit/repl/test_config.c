@@ -152,6 +152,29 @@ static void test_config_rules(void **state)
 	assert_false(p.voter);
 }
 
+static void test_voter_change_appends_noop(void **state)
+{
+	(void)state;
+	struct fx_node *p0 = &cl.node[0];
+	struct repl_state s;
+	repl_state_get(p0->r, &s);
+	assert_true(s.members_committed);
+	uint64_t last = s.last_index;
+	fx_config(p0, 1, 0, 0xf, 0); /* a fourth voter (node 3, not running) */
+	repl_state_get(p0->r, &s);
+	assert_int_equal(s.last_index, last + 1);
+	assert_int_equal(p0->log[last + 1].type, REPL_ENTRY_NOOP);
+	assert_false(s.members_committed); /* not before three of four hold it */
+	fx_config(&cl.node[1], 1, 0, 0xf, 0);
+	fx_config(&cl.node[2], 1, 0, 0xf, 0);
+	fx_cluster_run(&cl, 20);
+	repl_state_get(p0->r, &s);
+	assert_true(s.members_committed);
+	fx_config(p0, 1, 0, 0xf, 0x10); /* learners only: no entry */
+	repl_state_get(p0->r, &s);
+	assert_int_equal(s.last_index, last + 1);
+}
+
 static void test_never_primary_twice_in_an_epoch(void **state)
 {
 	(void)state;
@@ -204,6 +227,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_promise_steps_primary_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failover_to_new_primary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_voter_change_appends_noop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_primary_twice_in_an_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handoff, setup, teardown),
 	};

@@ -89,6 +89,14 @@ static void test_damaged_promise(void **state)
 	fx_complete_all(f);
 	assert_true(f->promised.damaged);
 	assert_int_equal(f->promised.last_index, 2);
+	/* Appointed on the strength of an older promise, a damaged node refuses to lead (found
+	 * by the simulator: it would have overwritten committed entries). */
+	struct repl_config cfg = { .epoch = 2, .primary = 1, .members = { .voters = 0x7 } };
+	assert_int_equal(repl_config_set(f->r, &cfg), -EUCLEAN);
+	fx_complete_all(f);
+	struct repl_state s = state_of(1);
+	assert_int_equal(s.role, REPL_ROLE_FOLLOWER);
+	assert_int_equal(repl_propose(f->r, REPL_ENTRY_DATA, "x", 1), -ENOTCONN);
 }
 
 static void test_corrupt_entry_fatal_on_primary(void **state)
