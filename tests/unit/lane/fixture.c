@@ -1,0 +1,590 @@
+/* The durable lane's test fixture (see fixture.h). */
+#include "fixture.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/panic.h"
+#include "lane/lane_priv.h"
+
+#define LF_SETTLE_QUIET_TURNS 4
+#define LF_DRAIN_TURNS 64
+
+/* A sync held back by the pass-through table. */
+struct lf_held {
+	struct log_disk_io *io;
+	int fh;
+	unsigned flags;
+};
+
+/* What the pass-through table keeps in an operation's driver area while it is in flight. */
+struct lf_io_state {
+	log_disk_cb cb;
+	struct lf_disk *d;
+	int kind;
+};
+STATIC_ASSERT(sizeof(struct lf_io_state) <= LOG_DISK_IO_DRV_BYTES, "fits the driver area");
+
+/* ---- The pass-through disk table ---- */
+
+static struct lf_disk *lf_disk_of(struct log_disk *b)
+{
+	return container_of(b, struct lf_disk, base);
+}
+
+static struct log_disk *lf_sim(struct lf_disk *d)
+{
+	return sim_disk_io(d->sim);
+}
+
+static void lf_ptr_push(struct log_disk_io ***arr, uint32_t *n, uint32_t *cap, struct log_disk_io *io)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*arr = realloc(*arr, *cap * sizeof(**arr));
+		ASSERT(*arr != NULL);
+	}
+	(*arr)[(*n)++] = io;
+}
+
+static void lf_untrack(struct lf_disk *d, struct log_disk_io *io)
+{
+	for (uint32_t i = 0; i < d->ninflight; i++) {
+		if (d->inflight[i] == io) {
+			memmove(&d->inflight[i], &d->inflight[i + 1], (d->ninflight - i - 1) * sizeof(io));
+			d->ninflight--;
+			return;
+		}
+	}
+	PANIC("lane fixture: completion of an operation not in flight");
+}
+
+static void lf_io_done(struct log_disk_io *io, int res)
+{
+	struct lf_io_state *st = (struct lf_io_state *)(void *)io->drv;
+	struct lf_disk *d = st->d;
+	lf_untrack(d, io);
+	if (st->kind == SIM_DISK_SYNC && res == 0)
+		d->syncs_done++;
+	io->cb = st->cb;
+	io->cb(io, res);
+}
+
+/* Tracks io; returns false when the disk is dead (its failure is then queued). */
+static bool lf_io_begin(struct lf_disk *d, struct log_disk_io *io, int kind)
+{
+	struct lf_io_state *st = (struct lf_io_state *)(void *)io->drv;
+	st->cb = io->cb;
+	st->d = d;
+	st->kind = kind;
+	io->cb = lf_io_done;
+	lf_ptr_push(&d->inflight, &d->ninflight, &d->capinflight, io);
+	if (!d->dead)
+		return true;
+	lf_ptr_push(&d->dead_q, &d->ndead, &d->capdead, io);
+	return false;
+}
+
+static void lfd_open(struct log_disk *b, struct log_disk_io *io, const char *path, unsigned flags)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_OPEN))
+		lf_sim(d)->ops->open(lf_sim(d), io, path, flags);
+}
+
+static void lfd_close(struct log_disk *b, struct log_disk_io *io, int fh)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_CLOSE))
+		lf_sim(d)->ops->close(lf_sim(d), io, fh);
+}
+
+static void lfd_write(struct log_disk *b, struct log_disk_io *io, int fh, const void *buf,
+		      size_t len, uint64_t off, unsigned flags)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_WRITE))
+		lf_sim(d)->ops->write(lf_sim(d), io, fh, buf, len, off, flags);
+}
+
+static void lfd_read(struct log_disk *b, struct log_disk_io *io, int fh, void *buf, size_t len,
+		     uint64_t off)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_READ))
+		lf_sim(d)->ops->read(lf_sim(d), io, fh, buf, len, off);
+}
+
+static void lfd_sync(struct log_disk *b, struct log_disk_io *io, int fh, unsigned flags)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (!lf_io_begin(d, io, SIM_DISK_SYNC))
+		return;
+	if (!d->hold_syncs) {
+		lf_sim(d)->ops->sync(lf_sim(d), io, fh, flags);
+		return;
+	}
+	if (d->nheld == d->capheld) {
+		d->capheld = d->capheld ? d->capheld * 2 : 16;
+		d->held = realloc(d->held, d->capheld * sizeof(*d->held));
+		ASSERT(d->held != NULL);
+	}
+	d->held[d->nheld++] = (struct lf_held){ .io = io, .fh = fh, .flags = flags };
+}
+
+static void lfd_fallocate(struct log_disk *b, struct log_disk_io *io, int fh, uint64_t off,
+			  uint64_t len)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_FALLOCATE))
+		lf_sim(d)->ops->fallocate(lf_sim(d), io, fh, off, len);
+}
+
+static void lfd_size(struct log_disk *b, struct log_disk_io *io, int fh, uint64_t *out)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_SIZE))
+		lf_sim(d)->ops->size(lf_sim(d), io, fh, out);
+}
+
+static void lfd_rename(struct log_disk *b, struct log_disk_io *io, const char *from, const char *to)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_RENAME))
+		lf_sim(d)->ops->rename(lf_sim(d), io, from, to);
+}
+
+static void lfd_unlink(struct log_disk *b, struct log_disk_io *io, const char *path)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_UNLINK))
+		lf_sim(d)->ops->unlink(lf_sim(d), io, path);
+}
+
+static void lfd_mkdir(struct log_disk *b, struct log_disk_io *io, const char *path)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_MKDIR))
+		lf_sim(d)->ops->mkdir(lf_sim(d), io, path);
+}
+
+static void lfd_list(struct log_disk *b, struct log_disk_io *io, const char *dir,
+		     struct log_disk_names *out)
+{
+	struct lf_disk *d = lf_disk_of(b);
+	if (lf_io_begin(d, io, SIM_DISK_LIST))
+		lf_sim(d)->ops->list(lf_sim(d), io, dir, out);
+}
+
+static uint64_t lfd_now(struct log_disk *b)
+{
+	return sim_disk_now_ns(lf_disk_of(b)->sim);
+}
+
+static const struct log_disk_ops lf_disk_ops = {
+	.open = lfd_open, .close = lfd_close, .write = lfd_write, .read = lfd_read,
+	.sync = lfd_sync, .fallocate = lfd_fallocate, .size = lfd_size, .rename = lfd_rename,
+	.unlink = lfd_unlink, .mkdir = lfd_mkdir, .list = lfd_list, .now_ns = lfd_now,
+};
+
+/* The disk's poller: reports failures of a dead disk, else completes what was in flight at
+ * the start of the turn (stopping at crash_at), and moves the clock on when idle. */
+static int lf_disk_poll(void *arg)
+{
+	struct lf_disk *d = arg;
+	struct lf *f = d->f;
+	int work = 0;
+	for (uint32_t n = d->ndead; n > 0 && d->ndead > 0; n--) {
+		struct log_disk_io *io = d->dead_q[0];
+		memmove(&d->dead_q[0], &d->dead_q[1], (d->ndead - 1) * sizeof(io));
+		d->ndead--;
+		lf_io_done(io, -EIO);
+		work++;
+	}
+	if (d->dead || f->paused || f->halted)
+		return work;
+	uint32_t n = sim_disk_inflight(d->sim);
+	for (uint32_t i = 0; i < n; i++) {
+		if (f->crash_at != 0 && f->steps + 1 >= f->crash_at) {
+			f->halted = true;
+			return work;
+		}
+		if (!sim_disk_step(d->sim))
+			break;
+		f->steps++;
+		work++;
+	}
+	if (n == 0)
+		sim_disk_advance(d->sim, LF_IDLE_ADVANCE_NS);
+	return work;
+}
+
+void lf_release_syncs(struct lf *f)
+{
+	for (uint32_t l = 0; l < f->cfg.loops; l++) {
+		struct lf_disk *d = &f->disks[l];
+		d->hold_syncs = false;
+		for (uint32_t i = 0; i < d->nheld; i++)
+			lf_sim(d)->ops->sync(lf_sim(d), d->held[i].io, d->held[i].fh, d->held[i].flags);
+		d->nheld = 0;
+	}
+}
+
+/* ---- Set-up ---- */
+
+static void lf_fatal(void *ctx, uint32_t lane, int err, const char *why)
+{
+	struct lf *f = ctx;
+	if (f->crashed)
+		return; /* the dead lane set failing its last I/O: nobody hears it */
+	f->fatal_calls++;
+	f->fatal_lane = lane;
+	f->fatal_err = err;
+	snprintf(f->fatal_why, sizeof(f->fatal_why), "%s", why);
+}
+
+static void lf_quiet_logs(void)
+{
+	const char *lvl = getenv("SPINDLE_TEST_LOG");
+	enum log_level l;
+	if (lvl != NULL && log_level_parse(lvl, &l) == 0)
+		log_level_min = l;
+	else
+		log_level_min = (enum log_level)(LOG_LEVEL_ERROR + 1);
+}
+
+void lf_init(struct lf *f, const struct lf_config *cfg)
+{
+	memset(f, 0, sizeof(*f));
+	f->cfg = *cfg;
+	ASSERT(cfg->loops >= 1 && cfg->loops <= LF_LOOPS_MAX && cfg->lanes >= cfg->loops);
+	if (f->cfg.segment_bytes == 0)
+		f->cfg.segment_bytes = LF_SEGMENT_BYTES;
+	lf_quiet_logs();
+	for (uint32_t l = 0; l < cfg->loops; l++) {
+		struct loop_config lc = { .id = l, .msg_ring_slots = 1024 };
+		f->loops[l] = loop_create(&lc);
+		assert_non_null(f->loops[l]);
+		struct sim_disk_config dc = { .seed = cfg->seed * 131 + l + 1,
+					      .capacity_bytes = cfg->capacity_bytes };
+		struct lf_disk *d = &f->disks[l];
+		d->base.ops = &lf_disk_ops;
+		d->f = f;
+		d->sim = sim_disk_create(&dc);
+		assert_non_null(d->sim);
+		assert_int_equal(sim_disk_mkdir(d->sim, LF_DATA_DIR), 0);
+		loop_poller_add(f->loops[l], &d->poller, "sim-disk", lf_disk_poll, d);
+	}
+}
+
+static void lf_op_free(struct lf_op *op)
+{
+	resp_out_reset(&op->out);
+	resp_chunk_pool_destroy(&op->pool);
+	free(op->reply);
+	free(op->text);
+	free(op);
+}
+
+void lf_fini(struct lf *f)
+{
+	if (f->set != NULL)
+		lf_shutdown(f);
+	for (uint32_t i = 0; i < f->nops; i++)
+		lf_op_free(f->ops[i]);
+	free(f->ops);
+	for (uint32_t l = 0; l < f->cfg.loops; l++) {
+		struct lf_disk *d = &f->disks[l];
+		loop_poller_remove(f->loops[l], &d->poller);
+		loop_destroy(f->loops[l]);
+		sim_disk_destroy(d->sim);
+		free(d->inflight);
+		free(d->held);
+		free(d->dead_q);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+/* ---- Turning the loops ---- */
+
+int lf_turn(struct lf *f)
+{
+	int work = 0;
+	for (uint32_t l = 0; l < f->cfg.loops; l++) {
+		work += loop_run_once(f->loops[l]);
+		f->turns[l]++;
+	}
+	return work;
+}
+
+static bool lf_disks_idle(const struct lf *f)
+{
+	for (uint32_t l = 0; l < f->cfg.loops; l++) {
+		const struct lf_disk *d = &f->disks[l];
+		if (d->ndead > 0)
+			return false;
+		if (!f->paused && !f->halted && !d->dead && sim_disk_inflight(d->sim) > 0)
+			return false;
+	}
+	return true;
+}
+
+void lf_settle(struct lf *f)
+{
+	int quiet = 0;
+	for (uint64_t t = 0; t < LF_TURNS_MAX; t++) {
+		int work = lf_turn(f);
+		quiet = work == 0 && lf_disks_idle(f) ? quiet + 1 : 0;
+		if (quiet >= LF_SETTLE_QUIET_TURNS)
+			return;
+	}
+	fail_msg("the lanes did not settle in %d turns", LF_TURNS_MAX);
+}
+
+void lf_wait(struct lf *f, struct lf_op *const *ops, uint32_t n)
+{
+	uint32_t fatal = f->fatal_calls;
+	for (uint64_t t = 0; t < LF_TURNS_MAX; t++) {
+		uint32_t i = 0;
+		while (i < n && ops[i]->done)
+			i++;
+		if (i == n || f->halted || f->fatal_calls != fatal)
+			return;
+		lf_turn(f);
+	}
+	fail_msg("requests not answered in %d turns", LF_TURNS_MAX);
+}
+
+void lf_wait_one(struct lf *f, struct lf_op *op)
+{
+	lf_wait(f, &op, 1);
+}
+
+/* ---- Lifetime of a lane set ---- */
+
+int lf_boot(struct lf *f)
+{
+	ASSERT(f->set == NULL);
+	f->crashed = false;
+	f->halted = false;
+	f->fatal_calls = 0;
+	f->fatal_why[0] = '\0';
+	struct lane_set_config c = {
+		.lanes = f->cfg.lanes, .loops = f->cfg.loops, .durable = true,
+		.data_dir = LF_DATA_DIR, .node_id = 0, .segment_bytes = f->cfg.segment_bytes,
+		.snapshot_every_bytes = f->cfg.snapshot_every_bytes, .lease_ms = 300,
+		.heartbeat_ms = 50, .drift_ppm = 1000, .fatal = lf_fatal, .fatal_ctx = f,
+	};
+	f->set = lane_set_create(&c, f->loops);
+	assert_non_null(f->set);
+	f->boots++;
+	for (uint32_t l = 0; l < f->cfg.loops; l++)
+		lane_set_attach_loop(f->set, f->loops[l], &f->disks[l].base);
+	for (uint64_t t = 0; t < LF_TURNS_MAX; t++) {
+		if (f->fatal_calls > 0)
+			return -EIO;
+		if (f->halted)
+			return -EINTR;
+		if (lane_set_loading(f->set) == 0)
+			return 0;
+		lf_turn(f);
+	}
+	fail_msg("the lanes did not recover in %d turns", LF_TURNS_MAX);
+	return -ETIMEDOUT;
+}
+
+static void lf_drain(struct lf *f)
+{
+	int quiet = 0;
+	for (int t = 0; t < LF_TURNS_MAX && quiet < LF_SETTLE_QUIET_TURNS; t++)
+		quiet = lf_turn(f) == 0 && lf_disks_idle(f) ? quiet + 1 : 0;
+}
+
+void lf_shutdown(struct lf *f)
+{
+	ASSERT(f->set != NULL);
+	for (uint32_t l = 0; l < f->cfg.loops; l++)
+		lane_set_detach_loop(f->set, f->loops[l]);
+	/* Replies the lanes sent to other loops while closing. */
+	for (int t = 0; t < LF_DRAIN_TURNS; t++)
+		lf_turn(f);
+	lane_set_destroy(f->set);
+	f->set = NULL;
+}
+
+void lf_crash(struct lf *f)
+{
+	ASSERT(f->set != NULL);
+	f->crashed = true;
+	for (uint32_t l = 0; l < f->cfg.loops; l++) {
+		struct lf_disk *d = &f->disks[l];
+		sim_disk_crash(d->sim);
+		d->dead = true;
+		d->nheld = 0;
+		d->ndead = 0;
+		for (uint32_t i = 0; i < d->ninflight; i++)
+			lf_ptr_push(&d->dead_q, &d->ndead, &d->capdead, d->inflight[i]);
+	}
+	f->halted = false;
+	f->paused = false;
+	f->crash_at = 0;
+	lf_drain(f);
+	lf_shutdown(f);
+	for (uint32_t l = 0; l < f->cfg.loops; l++) {
+		struct lf_disk *d = &f->disks[l];
+		assert_int_equal(d->ninflight, 0);
+		d->dead = false;
+		d->hold_syncs = false;
+	}
+}
+
+/* ---- Requests ---- */
+
+static void lf_op_finish(struct lf_op *op)
+{
+	struct lf *f = op->f;
+	struct iovec iov[16];
+	size_t total = op->out.bytes, off = 0;
+	op->reply = malloc(total + 1);
+	ASSERT(op->reply != NULL);
+	while (op->out.bytes > 0) {
+		size_t n = resp_out_iov(&op->out, iov, 16);
+		uint64_t got = 0;
+		for (size_t i = 0; i < n; i++) {
+			memcpy(op->reply + off, iov[i].iov_base, iov[i].iov_len);
+			off += iov[i].iov_len;
+			got += iov[i].iov_len;
+		}
+		resp_out_consume(&op->out, got);
+	}
+	op->reply[off] = '\0';
+	op->reply_len = off;
+	resp_out_reset(&op->out);
+	op->done = true;
+	op->after_crash = f->crashed;
+	op->done_seq = ++f->done_count;
+	/* A write answered OK must be in the log's durable prefix (white box). */
+	if (op->write && !f->crashed && op->reply_len > 0 && op->reply[0] != '-') {
+		struct lane *lane = &f->set->lanes[op->req.lane];
+		if (lane->log == NULL || log_durable_index(lane->log) < lane->applied_index)
+			f->early_acks++;
+	}
+}
+
+static void lf_op_done(struct lane_req *req)
+{
+	lf_op_finish(container_of(req, struct lf_op, req));
+}
+
+uint32_t lf_lane_of(const struct lf *f, const char *key)
+{
+	ASSERT(f->set != NULL);
+	return lane_of_key(f->set, key, strlen(key));
+}
+
+struct lf_op *lf_submitv(struct lf *f, uint32_t loop, uint32_t lane, uint32_t argc,
+			 const struct resp_arg *argv)
+{
+	ASSERT(f->set != NULL && loop < f->cfg.loops && argc >= 1 && argc <= LF_ARGS_MAX);
+	struct lf_op *op = calloc(1, sizeof(*op));
+	ASSERT(op != NULL);
+	size_t bytes = 0;
+	for (uint32_t i = 0; i < argc; i++)
+		bytes += argv[i].len;
+	op->text = malloc(bytes + 1);
+	ASSERT(op->text != NULL);
+	char *p = op->text;
+	for (uint32_t i = 0; i < argc; i++) {
+		memcpy(p, argv[i].ptr, argv[i].len);
+		op->argv[i] = (struct resp_arg){ p, argv[i].len };
+		p += argv[i].len;
+	}
+	op->argc = argc;
+	op->f = f;
+	op->loop = loop;
+	op->boot = f->boots;
+	op->id = f->nops;
+	const struct kv_cmd *cmd = kv_cmd_lookup(argv[0].ptr, argv[0].len);
+	ASSERT_MSG(cmd != NULL && kv_cmd_arity_ok(cmd, argc), "lane fixture: bad command");
+	if (lane == UINT32_MAX)
+		lane = lane_of_key(f->set, argv[1].ptr, argv[1].len);
+	op->write = (cmd->kind & KV_CMD_WRITE) != 0;
+	op->turn = f->turns[lane_loop_of(lane, f->cfg.loops)];
+	resp_chunk_pool_init(&op->pool, 0);
+	resp_out_init(&op->out, &op->pool, 2);
+	op->req = (struct lane_req){ .cmd = cmd, .argc = argc, .argv = op->argv, .out = &op->out,
+				     .done = lf_op_done, .ctx = op, .lane = lane };
+	if (f->nops == f->capops) {
+		f->capops = f->capops ? f->capops * 2 : 256;
+		f->ops = realloc(f->ops, f->capops * sizeof(*f->ops));
+		ASSERT(f->ops != NULL);
+	}
+	f->ops[f->nops++] = op;
+	if (lane_submit(f->set, f->loops[loop], &op->req))
+		lf_op_finish(op);
+	return op;
+}
+
+struct lf_op *lf_submit(struct lf *f, uint32_t loop, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ASSERT(n > 0 && (size_t)n < sizeof(buf));
+	struct resp_arg argv[LF_ARGS_MAX];
+	uint32_t argc = 0;
+	for (char *tok = strtok(buf, " "); tok != NULL; tok = strtok(NULL, " ")) {
+		ASSERT(argc < LF_ARGS_MAX);
+		argv[argc++] = (struct resp_arg){ tok, strlen(tok) };
+	}
+	return lf_submitv(f, loop, UINT32_MAX, argc, argv);
+}
+
+const char *lf_call(struct lf *f, uint32_t loop, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ASSERT(n > 0 && (size_t)n < sizeof(buf));
+	struct lf_op *op = lf_submit(f, loop, "%s", buf);
+	lf_wait_one(f, op);
+	assert_true(op->done);
+	return op->reply;
+}
+
+bool lf_reply_is(const struct lf_op *op, const char *want)
+{
+	return op->done && op->reply_len == strlen(want) && memcmp(op->reply, want, op->reply_len) == 0;
+}
+
+bool lf_reply_starts(const struct lf_op *op, const char *prefix)
+{
+	return op->done && op->reply_len >= strlen(prefix) &&
+	       memcmp(op->reply, prefix, strlen(prefix)) == 0;
+}
+
+struct kv_db *lf_db(struct lf *f, uint32_t lane)
+{
+	ASSERT(f->set != NULL);
+	return lane_db(f->set, lane);
+}
+
+uint64_t lf_steps(const struct lf *f)
+{
+	return f->steps;
+}
+
+void lf_lane_path(uint32_t lane, const char *file, char *buf, size_t cap)
+{
+	char dir[LOG_PATH_MAX];
+	ASSERT(log_lane_dir(LF_DATA_DIR, lane, dir, sizeof(dir)) == 0);
+	int n = snprintf(buf, cap, "%s%s%s", dir, file[0] ? "/" : "", file);
+	ASSERT(n > 0 && (size_t)n < cap);
+}
