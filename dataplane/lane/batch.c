@@ -23,6 +23,8 @@
 			   "acknowledged; it may or may not have been applied"
 #define LANE_ERR_NOT_PRIMARY "TRYAGAIN this node is not the primary of the key's lane"
 #define LANE_ERR_FAILED "ERR this lane stopped after a disk error; see the server log"
+#define LANE_ERR_BACKLOG "TRYAGAIN the lane's write log is full while the disk catches up; " \
+			 "retry shortly"
 
 static void lane_put64(uint8_t *p, uint64_t v)
 {
@@ -81,8 +83,12 @@ bool lane_write_begin(struct lane *lane, struct lane_req *req, struct resp_out *
 		lane_batch_drop_last(lane, before);
 		if (before == 0)
 			return lane_refuse(out, "ERR command too large for the write log");
-		/* The batch is full: send it on its way and start the next with this command. */
+		/* The batch is full: send it on its way and start the next with this command.
+		 * When the core cannot take it either (its window is full of entries not yet
+		 * durable), the write is refused: the batch must not grow past an entry. */
 		lane_batch_seal(lane);
+		if (lane->batch.count > 0)
+			return lane_refuse(out, LANE_ERR_BACKLOG);
 		return lane_write_begin(lane, req, out);
 	}
 	req->ordinal = ordinal;
