@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "base/clock.h"
 #include "lane/lane.h"
 #include "log/disk.h"
 #include "loop/loop.h"
@@ -34,6 +35,9 @@
 #define LF_IDLE_ADVANCE_NS (10ull * 1000000)  /* disk clock moved per idle turn */
 #define LF_SEGMENT_BYTES (3ull << 20)         /* the smallest segment the lane's log accepts */
 #define LF_WHY_BYTES 512
+/* Expiry times the tests use are far from the present, so results do not depend on it. */
+#define LF_FUTURE_MS 4102444800000ll          /* 2100-01-01 */
+#define LF_NOW_MS time_wall_ms()
 
 struct lf;
 

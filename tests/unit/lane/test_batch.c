@@ -129,12 +129,146 @@ static void test_stalled_disk_backpressure(void **state)
 	lf_fini(&f);
 }
 
+/* ---- Pipelines over several lanes and two loops ---- */
+
+#define PIPE_KEYS 24
+#define PIPE_OPS 1500
+#define PIPE_LANES 4
+
+struct pipe_op {
+	struct lf_op *op;
+	uint32_t key;
+	char *want;                    /* the model's reply */
+	size_t want_len;
+};
+
+struct pipe {
+	struct lf f;
+	struct lm model;               /* keys are unique across lanes: one model is enough */
+	uint32_t pending[PIPE_KEYS];   /* writes of each key not answered yet */
+	struct pipe_op ops[PIPE_OPS];
+	uint32_t n;
+	uint64_t rng;
+};
+
+static uint64_t pipe_rand(struct pipe *p)
+{
+	p->rng ^= p->rng << 13;
+	p->rng ^= p->rng >> 7;
+	p->rng ^= p->rng << 17;
+	return p->rng;
+}
+
+static void pipe_key(uint32_t k, char *buf)
+{
+	sprintf(buf, "key:%u", k);
+}
+
+/* Writes of key k come from loop k % 2 only, so that their order at the lane is the order
+ * they were sent in; reads come from either loop, once the key's writes are answered (as the
+ * connection layer holds a read behind the connection's writes). */
+static void pipe_one(struct pipe *p)
+{
+	uint32_t k = (uint32_t)(pipe_rand(p) % PIPE_KEYS);
+	char key[32], cmd[96];
+	pipe_key(k, key);
+	uint32_t r = (uint32_t)(pipe_rand(p) % 10);
+	struct pipe_op *po = &p->ops[p->n++];
+	po->key = k;
+	if (r < 3 && p->pending[k] == 0) {
+		snprintf(cmd, sizeof(cmd), "%s %s", r == 0 ? "EXISTS" : "GET", key);
+		po->op = lf_submit(&p->f, (uint32_t)(pipe_rand(p) % 2), "%s", cmd);
+		po->want = lm_read(&p->model, 2, po->op->argv, LF_NOW_MS, &po->want_len);
+		return;
+	}
+	if (r < 5)
+		snprintf(cmd, sizeof(cmd), "SET %s v%u", key, p->n);
+	else if (r < 7)
+		snprintf(cmd, sizeof(cmd), "APPEND %s +%u", key, p->n);
+	else if (r < 8)
+		snprintf(cmd, sizeof(cmd), "DEL %s", key);
+	else
+		snprintf(cmd, sizeof(cmd), "PEXPIREAT %s %lld", key, r == 8 ? 1 : LF_FUTURE_MS);
+	po->op = lf_submit(&p->f, k % 2, "%s", cmd);
+	char reply[LM_REPLY_BYTES_MAX];
+	assert_int_equal(lm_apply(&p->model, po->op->argc, po->op->argv, LF_NOW_MS, reply, sizeof(reply)), 0);
+	po->want = strdup(reply);
+	po->want_len = strlen(reply);
+	p->pending[k]++;
+}
+
+static void pipe_collect(struct pipe *p)
+{
+	memset(p->pending, 0, sizeof(p->pending));
+	for (uint32_t i = 0; i < p->n; i++)
+		if (!p->ops[i].op->done && p->ops[i].op->write)
+			p->pending[p->ops[i].key]++;
+}
+
+static void test_pipelines_keep_per_key_order(void **state)
+{
+	(void)state;
+	struct pipe *p = calloc(1, sizeof(*p));
+	struct lf_config cfg = { .loops = 2, .lanes = PIPE_LANES, .seed = 7 };
+	lf_init(&p->f, &cfg);
+	assert_int_equal(lf_boot(&p->f), 0);
+	lm_init(&p->model);
+	p->rng = 0x243F6A8885A308D3ull;
+	while (p->n < PIPE_OPS) {
+		uint32_t burst = 1 + (uint32_t)(pipe_rand(p) % 40);
+		for (uint32_t i = 0; i < burst && p->n < PIPE_OPS; i++)
+			pipe_one(p);
+		for (uint32_t t = (uint32_t)(pipe_rand(p) % 3); t > 0; t--)
+			lf_turn(&p->f);
+		pipe_collect(p);
+	}
+	struct lf_op *all[PIPE_OPS];
+	for (uint32_t i = 0; i < p->n; i++)
+		all[i] = p->ops[i].op;
+	lf_wait(&p->f, all, p->n);
+	uint64_t last_done[PIPE_KEYS] = { 0 };
+	for (uint32_t i = 0; i < p->n; i++) {
+		struct pipe_op *po = &p->ops[i];
+		assert_true(po->op->done);
+		if (po->op->reply_len != po->want_len || memcmp(po->op->reply, po->want, po->want_len) != 0)
+			fail_msg("op %u (%s on key %u): reply %s, model %s", i, po->op->argv[0].ptr,
+				 po->key, po->op->reply, po->want);
+		if (po->op->write) {
+			assert_true(po->op->done_seq > last_done[po->key]);
+			last_done[po->key] = po->op->done_seq;
+		}
+		free(po->want);
+	}
+	char why[256];
+	for (uint32_t lane = 0; lane < PIPE_LANES; lane++) {
+		struct lm part;
+		lm_init(&part);
+		for (uint32_t i = 0; i < p->model.count; i++) {
+			struct lm_key *k = &p->model.keys[i];
+			if (lf_lane_of(&p->f, k->name) != lane)
+				continue;
+			struct lm_state st;
+			lm_state_get(&p->model, k->name, &st);
+			lm_state_set(&part, k->name, &st);
+			lm_state_free(&st);
+		}
+		if (!lm_matches_db(&part, lf_db(&p->f, lane), LF_NOW_MS, why, sizeof(why)))
+			fail_msg("lane %u: %s", lane, why);
+		lm_free(&part);
+	}
+	assert_int_equal(p->f.early_acks, 0);
+	lm_free(&p->model);
+	lf_fini(&p->f);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_then_read),
 		cmocka_unit_test(test_reply_only_after_durable),
 		cmocka_unit_test(test_stalled_disk_backpressure),
+		cmocka_unit_test(test_pipelines_keep_per_key_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
