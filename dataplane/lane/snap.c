@@ -56,6 +56,12 @@ static void snap_load_cb(struct log_snap_read *rd, int res)
 		return;
 	}
 	rd->offset += (uint64_t)res;
+	/* The log refuses a read at or past the end (-ENODATA, or -EINVAL inside the last
+	 * chunk) rather than reading 0 bytes: stop at the stream's size. */
+	if (rd->offset >= s->lane->recovery.snapshot_bytes) {
+		snap_load_finish(s, 0);
+		return;
+	}
 	rc = log_snapshot_read(s->lane->log, rd);
 	if (rc != 0)
 		snap_load_finish(s, rc);

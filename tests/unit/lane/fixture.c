@@ -530,7 +530,7 @@ struct lf_op *lf_submitv(struct lf *f, uint32_t loop, uint32_t lane, uint32_t ar
 
 struct lf_op *lf_submit(struct lf *f, uint32_t loop, const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[LF_CMD_BYTES_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -547,7 +547,7 @@ struct lf_op *lf_submit(struct lf *f, uint32_t loop, const char *fmt, ...)
 
 const char *lf_call(struct lf *f, uint32_t loop, const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[LF_CMD_BYTES_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -574,6 +574,14 @@ struct kv_db *lf_db(struct lf *f, uint32_t lane)
 {
 	ASSERT(f->set != NULL);
 	return lane_db(f->set, lane);
+}
+
+bool lf_snapshot_running(struct lf *f)
+{
+	for (uint32_t i = 0; f->set != NULL && i < f->cfg.lanes; i++)
+		if (f->set->lanes[i].snap != NULL)
+			return true;
+	return false;
 }
 
 uint64_t lf_steps(const struct lf *f)

@@ -35,6 +35,7 @@
 #define LF_IDLE_ADVANCE_NS (10ull * 1000000)  /* disk clock moved per idle turn */
 #define LF_SEGMENT_BYTES (3ull << 20)         /* the smallest segment the lane's log accepts */
 #define LF_WHY_BYTES 512
+#define LF_CMD_BYTES_MAX 8192     /* a command given as a string */
 /* Expiry times the tests use are far from the present, so results do not depend on it. */
 #define LF_FUTURE_MS 4102444800000ll          /* 2100-01-01 */
 #define LF_NOW_MS time_wall_ms()
@@ -153,6 +154,8 @@ bool lf_reply_starts(const struct lf_op *op, const char *prefix);
 uint32_t lf_lane_of(const struct lf *f, const char *key);
 /* The lane's key-value state (the fixture runs every loop on this thread). */
 struct kv_db *lf_db(struct lf *f, uint32_t lane);
+/* Whether a lane is taking a snapshot right now (white box, for coverage checks). */
+bool lf_snapshot_running(struct lf *f);
 /* Operations the disks completed since the fixture started. */
 uint64_t lf_steps(const struct lf *f);
 /* The lane's directory on the simulated disk and the path of a file in it. */
