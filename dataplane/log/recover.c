@@ -94,7 +94,9 @@ void log_recover_free(struct log *log)
 	struct log_recover *rc = log->rc;
 	if (!rc)
 		return;
-	if (rc->seg)
+	/* A segment being scanned is already on log->segs once its BASE record was read:
+	 * log_destroy() frees it from there. */
+	if (rc->seg && !list_linked(&rc->seg->node))
 		log_seg_free(rc->seg);
 	free(rc->sf);
 	free(rc->names);
