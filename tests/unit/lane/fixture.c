@@ -73,6 +73,25 @@ static void lf_io_done(struct log_disk_io *io, int res)
 	io->cb(io, res);
 }
 
+static const char *const lf_op_names[SIM_DISK_OP_COUNT] = {
+	"open", "close", "write", "read", "sync", "fallocate", "size", "rename", "unlink",
+	"mkdir", "list",
+};
+
+/* LANE_TRACE_IO=1 prints every operation the lanes start. */
+static void lf_trace(const struct lf_disk *d, int kind, const char *path, int fh, uint64_t off,
+		     uint64_t len)
+{
+	static int on = -1;
+	if (on < 0)
+		on = getenv("LANE_TRACE_IO") != NULL;
+	if (on)
+		fprintf(stderr, "io step %llu disk %u: %s %s fh %d off %llu len %llu%s\n",
+			(unsigned long long)d->f->steps, (unsigned)(d - d->f->disks), lf_op_names[kind],
+			path ? path : "", fh, (unsigned long long)off, (unsigned long long)len,
+			d->dead ? " (dead)" : "");
+}
+
 /* Tracks io; returns false when the disk is dead (its failure is then queued). */
 static bool lf_io_begin(struct lf_disk *d, struct log_disk_io *io, int kind)
 {
@@ -91,6 +110,7 @@ static bool lf_io_begin(struct lf_disk *d, struct log_disk_io *io, int kind)
 static void lfd_open(struct log_disk *b, struct log_disk_io *io, const char *path, unsigned flags)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_OPEN, path, -1, flags, 0);
 	if (lf_io_begin(d, io, SIM_DISK_OPEN))
 		lf_sim(d)->ops->open(lf_sim(d), io, path, flags);
 }
@@ -98,6 +118,7 @@ static void lfd_open(struct log_disk *b, struct log_disk_io *io, const char *pat
 static void lfd_close(struct log_disk *b, struct log_disk_io *io, int fh)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_CLOSE, NULL, fh, 0, 0);
 	if (lf_io_begin(d, io, SIM_DISK_CLOSE))
 		lf_sim(d)->ops->close(lf_sim(d), io, fh);
 }
@@ -106,6 +127,7 @@ static void lfd_write(struct log_disk *b, struct log_disk_io *io, int fh, const 
 		      size_t len, uint64_t off, unsigned flags)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_WRITE, NULL, fh, off, len);
 	if (lf_io_begin(d, io, SIM_DISK_WRITE))
 		lf_sim(d)->ops->write(lf_sim(d), io, fh, buf, len, off, flags);
 }
@@ -114,6 +136,7 @@ static void lfd_read(struct log_disk *b, struct log_disk_io *io, int fh, void *b
 		     uint64_t off)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_READ, NULL, fh, off, len);
 	if (lf_io_begin(d, io, SIM_DISK_READ))
 		lf_sim(d)->ops->read(lf_sim(d), io, fh, buf, len, off);
 }
@@ -121,6 +144,7 @@ static void lfd_read(struct log_disk *b, struct log_disk_io *io, int fh, void *b
 static void lfd_sync(struct log_disk *b, struct log_disk_io *io, int fh, unsigned flags)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_SYNC, NULL, fh, flags, 0);
 	if (!lf_io_begin(d, io, SIM_DISK_SYNC))
 		return;
 	if (!d->hold_syncs) {
@@ -139,6 +163,7 @@ static void lfd_fallocate(struct log_disk *b, struct log_disk_io *io, int fh, ui
 			  uint64_t len)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_FALLOCATE, NULL, fh, off, len);
 	if (lf_io_begin(d, io, SIM_DISK_FALLOCATE))
 		lf_sim(d)->ops->fallocate(lf_sim(d), io, fh, off, len);
 }
@@ -146,6 +171,7 @@ static void lfd_fallocate(struct log_disk *b, struct log_disk_io *io, int fh, ui
 static void lfd_size(struct log_disk *b, struct log_disk_io *io, int fh, uint64_t *out)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_SIZE, NULL, fh, 0, 0);
 	if (lf_io_begin(d, io, SIM_DISK_SIZE))
 		lf_sim(d)->ops->size(lf_sim(d), io, fh, out);
 }
@@ -153,6 +179,7 @@ static void lfd_size(struct log_disk *b, struct log_disk_io *io, int fh, uint64_
 static void lfd_rename(struct log_disk *b, struct log_disk_io *io, const char *from, const char *to)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_RENAME, to, -1, 0, 0);
 	if (lf_io_begin(d, io, SIM_DISK_RENAME))
 		lf_sim(d)->ops->rename(lf_sim(d), io, from, to);
 }
@@ -160,6 +187,7 @@ static void lfd_rename(struct log_disk *b, struct log_disk_io *io, const char *f
 static void lfd_unlink(struct log_disk *b, struct log_disk_io *io, const char *path)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_UNLINK, path, -1, 0, 0);
 	if (lf_io_begin(d, io, SIM_DISK_UNLINK))
 		lf_sim(d)->ops->unlink(lf_sim(d), io, path);
 }
@@ -167,6 +195,7 @@ static void lfd_unlink(struct log_disk *b, struct log_disk_io *io, const char *p
 static void lfd_mkdir(struct log_disk *b, struct log_disk_io *io, const char *path)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_MKDIR, path, -1, 0, 0);
 	if (lf_io_begin(d, io, SIM_DISK_MKDIR))
 		lf_sim(d)->ops->mkdir(lf_sim(d), io, path);
 }
@@ -175,6 +204,7 @@ static void lfd_list(struct log_disk *b, struct log_disk_io *io, const char *dir
 		     struct log_disk_names *out)
 {
 	struct lf_disk *d = lf_disk_of(b);
+	lf_trace(d, SIM_DISK_LIST, dir, -1, 0, 0);
 	if (lf_io_begin(d, io, SIM_DISK_LIST))
 		lf_sim(d)->ops->list(lf_sim(d), io, dir, out);
 }
@@ -341,7 +371,7 @@ void lf_settle(struct lf *f)
 		if (quiet >= LF_SETTLE_QUIET_TURNS)
 			return;
 	}
-	fail_msg("the lanes did not settle in %d turns", LF_TURNS_MAX);
+	fail_msg("%s: the lanes did not settle in %d turns", f->label, LF_TURNS_MAX);
 }
 
 void lf_wait(struct lf *f, struct lf_op *const *ops, uint32_t n)
@@ -355,7 +385,7 @@ void lf_wait(struct lf *f, struct lf_op *const *ops, uint32_t n)
 			return;
 		lf_turn(f);
 	}
-	fail_msg("requests not answered in %d turns", LF_TURNS_MAX);
+	fail_msg("%s: requests not answered in %d turns", f->label, LF_TURNS_MAX);
 }
 
 void lf_wait_one(struct lf *f, struct lf_op *op)
@@ -392,7 +422,11 @@ int lf_boot(struct lf *f)
 			return 0;
 		lf_turn(f);
 	}
-	fail_msg("the lanes did not recover in %d turns", LF_TURNS_MAX);
+	fail_msg("%s: the lanes did not recover in %d turns (%u loading; disk 0: %u in the "
+		 "simulator, %u in flight, %u held, %u dead; halted %d crash_at %llu)", f->label,
+		 LF_TURNS_MAX, lane_set_loading(f->set), sim_disk_inflight(f->disks[0].sim),
+		 f->disks[0].ninflight, f->disks[0].nheld, f->disks[0].ndead, f->halted,
+		 (unsigned long long)f->crash_at);
 	return -ETIMEDOUT;
 }
 

@@ -115,6 +115,7 @@ struct lf {
 	uint64_t done_count;
 	/* A write whose reply came before the log said its entry was durable. */
 	uint32_t early_acks;
+	char label[128];               /* printed with the fixture's own failures */
 };
 
 void lf_init(struct lf *f, const struct lf_config *cfg);
