@@ -152,6 +152,7 @@ bool lane_read_begin(struct lane *lane, struct lane_req *req, struct resp_out *o
 int lane_batch_seal(struct lane *lane);
 void lane_apply(void *ctx, const struct repl_entry *e);
 void lane_abandon(void *ctx, uint64_t from_index);
+void lane_waiters_close(struct lane *lane);
 void lane_read_confirmed(void *ctx, uint64_t seq);
 void lane_reads_serve(struct lane *lane);
 void lane_start_epoch(struct lane *lane);

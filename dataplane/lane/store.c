@@ -457,6 +457,7 @@ static void store_boot_repl(struct lane *lane)
 
 void lane_store_close(struct lane *lane)
 {
+	lane_waiters_close(lane);
 	if (lane->repl != NULL)
 		repl_destroy(lane->repl);
 	lane->repl = NULL;

@@ -440,6 +440,7 @@ static void lf_drain(struct lf *f)
 void lf_shutdown(struct lf *f)
 {
 	ASSERT(f->set != NULL);
+	lf_release_syncs(f); /* the logs close only once their I/O has completed */
 	for (uint32_t l = 0; l < f->cfg.loops; l++)
 		lane_set_detach_loop(f->set, f->loops[l]);
 	/* Replies the lanes sent to other loops while closing. */
@@ -497,6 +498,9 @@ static void lf_op_finish(struct lf_op *op)
 	op->reply[off] = '\0';
 	op->reply_len = off;
 	resp_out_reset(&op->out);
+	/* What lane_req_put() would free: the arguments copied for another loop. */
+	free(op->req.args);
+	op->req.args = NULL;
 	op->done = true;
 	op->after_crash = f->crashed;
 	op->done_seq = ++f->done_count;

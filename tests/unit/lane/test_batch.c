@@ -262,6 +262,34 @@ static void test_pipelines_keep_per_key_order(void **state)
 	free(p);
 }
 
+/* A lane set stopped while writes and reads wait (the disk stalled) answers every one of
+ * them with an error, so that no submitter waits forever, and frees what they held. */
+static void test_shutdown_answers_waiting_requests(void **state)
+{
+	(void)state;
+	struct lf f;
+	boot_one(&f, 2, 2);
+	assert_string_equal(lf_call(&f, 0, "SET k0 old"), "+OK\r\n");
+	lf_settle(&f);
+	f.disks[0].hold_syncs = true;
+	f.disks[1].hold_syncs = true;
+	struct lf_op *ops[8];
+	for (int i = 0; i < 8; i++) {
+		ops[i] = lf_submit(&f, (uint32_t)i % 2, "SET k%d v%d", i % 4, i);
+		if (i % 3 == 2)
+			lf_turn(&f);
+	}
+	lf_settle(&f);
+	for (int i = 0; i < 8; i++)
+		assert_false(ops[i]->done);
+	lf_shutdown(&f);
+	for (int i = 0; i < 8; i++) {
+		assert_true(ops[i]->done);
+		assert_true(lf_reply_starts(ops[i], "-ERR "));
+	}
+	lf_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_reply_only_after_durable),
 		cmocka_unit_test(test_stalled_disk_backpressure),
 		cmocka_unit_test(test_pipelines_keep_per_key_order),
+		cmocka_unit_test(test_shutdown_answers_waiting_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
