@@ -37,6 +37,10 @@ struct lane_meta {
 	struct repl_meta saving;
 	int pending;                  /* operations of the current step */
 	int err;
+	bool created;                 /* a slot file was made: its name needs a directory sync */
+	int dir_step;
+	int dir_fh;
+	struct log_disk_io dir_io;
 	lane_meta_cb done;
 	char path[2][LOG_PATH_MAX + 16];
 };
@@ -121,15 +125,46 @@ const struct repl_meta *lane_meta_get(const struct lane_meta *m)
 
 /* ---- Loading: open (create if missing) both slots, size them, read them ---- */
 
+static void meta_load_finish(struct lane_meta *m)
+{
+	lane_meta_cb done = m->done;
+	m->done = NULL;
+	done(m->lane, m->err);
+}
+
+/* A new slot file's name is durable only once its directory is synced: before any record
+ * saved in it can count (the core relies on a saved record surviving a crash). */
+static void meta_dir_cb(struct log_disk_io *io, int res)
+{
+	struct lane_meta *m = container_of(io, struct lane_meta, dir_io);
+	if (res < 0 && m->err == 0)
+		m->err = res;
+	if (m->dir_step == 0 && res >= 0) {
+		m->dir_fh = res;
+		m->dir_step = 1;
+		m->disk->ops->sync(m->disk, io, m->dir_fh, 0);
+	} else if (m->dir_step == 1) {
+		m->dir_step = 2;
+		m->disk->ops->close(m->disk, io, m->dir_fh);
+	} else {
+		m->dir_fh = -1;
+		meta_load_finish(m);
+	}
+}
+
 static void meta_step_done(struct lane_meta *m, int err)
 {
 	if (err < 0 && m->err == 0)
 		m->err = err;
 	if (--m->pending > 0)
 		return;
-	lane_meta_cb done = m->done;
-	m->done = NULL;
-	done(m->lane, m->err);
+	if (m->err != 0 || !m->created) {
+		meta_load_finish(m);
+		return;
+	}
+	m->dir_step = 0;
+	m->dir_io.cb = meta_dir_cb;
+	m->disk->ops->open(m->disk, &m->dir_io, m->lane->dir, LOG_DISK_O_DIR | LOG_DISK_O_RDONLY);
 }
 
 static void meta_load_read_cb(struct log_disk_io *io, int res)
@@ -177,6 +212,7 @@ static void meta_load_open_cb(struct log_disk_io *io, int res)
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
 	if (res == -ENOENT) {
+		m->created = true;
 		meta_open(s, LOG_DISK_O_CREATE);
 		return;
 	}

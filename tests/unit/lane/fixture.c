@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/crc.h"
 #include "base/log.h"
 #include "base/panic.h"
 #include "lane/lane_priv.h"
@@ -25,6 +26,8 @@ struct lf_io_state {
 	log_disk_cb cb;
 	struct lf_disk *d;
 	int kind;
+	int fh;
+	unsigned flags;
 };
 STATIC_ASSERT(sizeof(struct lf_io_state) <= LOG_DISK_IO_DRV_BYTES, "fits the driver area");
 
@@ -69,6 +72,10 @@ static void lf_io_done(struct log_disk_io *io, int res)
 	lf_untrack(d, io);
 	if (st->kind == SIM_DISK_SYNC && res == 0)
 		d->syncs_done++;
+	if (st->kind == SIM_DISK_OPEN && res >= 0 && res < LF_FH_MAX)
+		d->dir_fh[res] = (st->flags & LOG_DISK_O_DIR) != 0;
+	if (st->kind == SIM_DISK_CLOSE && st->fh >= 0 && st->fh < LF_FH_MAX)
+		d->dir_fh[st->fh] = false;
 	io->cb = st->cb;
 	io->cb(io, res);
 }
@@ -93,12 +100,15 @@ static void lf_trace(const struct lf_disk *d, int kind, const char *path, int fh
 }
 
 /* Tracks io; returns false when the disk is dead (its failure is then queued). */
-static bool lf_io_begin(struct lf_disk *d, struct log_disk_io *io, int kind)
+static bool lf_io_begin_fh(struct lf_disk *d, struct log_disk_io *io, int kind, int fh,
+			   unsigned flags)
 {
 	struct lf_io_state *st = (struct lf_io_state *)(void *)io->drv;
 	st->cb = io->cb;
 	st->d = d;
 	st->kind = kind;
+	st->fh = fh;
+	st->flags = flags;
 	io->cb = lf_io_done;
 	lf_ptr_push(&d->inflight, &d->ninflight, &d->capinflight, io);
 	if (!d->dead)
@@ -107,11 +117,18 @@ static bool lf_io_begin(struct lf_disk *d, struct log_disk_io *io, int kind)
 	return false;
 }
 
+static bool lf_io_begin(struct lf_disk *d, struct log_disk_io *io, int kind)
+{
+	return lf_io_begin_fh(d, io, kind, -1, 0);
+}
+
 static void lfd_open(struct log_disk *b, struct log_disk_io *io, const char *path, unsigned flags)
 {
 	struct lf_disk *d = lf_disk_of(b);
 	lf_trace(d, SIM_DISK_OPEN, path, -1, flags, 0);
-	if (lf_io_begin(d, io, SIM_DISK_OPEN))
+	if (d->hold_dir_syncs_after != NULL && strstr(path, d->hold_dir_syncs_after) != NULL)
+		d->hold_dir_syncs = true;
+	if (lf_io_begin_fh(d, io, SIM_DISK_OPEN, -1, flags))
 		lf_sim(d)->ops->open(lf_sim(d), io, path, flags);
 }
 
@@ -119,7 +136,7 @@ static void lfd_close(struct log_disk *b, struct log_disk_io *io, int fh)
 {
 	struct lf_disk *d = lf_disk_of(b);
 	lf_trace(d, SIM_DISK_CLOSE, NULL, fh, 0, 0);
-	if (lf_io_begin(d, io, SIM_DISK_CLOSE))
+	if (lf_io_begin_fh(d, io, SIM_DISK_CLOSE, fh, 0))
 		lf_sim(d)->ops->close(lf_sim(d), io, fh);
 }
 
@@ -147,7 +164,8 @@ static void lfd_sync(struct log_disk *b, struct log_disk_io *io, int fh, unsigne
 	lf_trace(d, SIM_DISK_SYNC, NULL, fh, flags, 0);
 	if (!lf_io_begin(d, io, SIM_DISK_SYNC))
 		return;
-	if (!d->hold_syncs) {
+	bool dir = fh >= 0 && fh < LF_FH_MAX && d->dir_fh[fh];
+	if (!d->hold_syncs && !(d->hold_dir_syncs && dir)) {
 		lf_sim(d)->ops->sync(lf_sim(d), io, fh, flags);
 		return;
 	}
@@ -257,6 +275,8 @@ void lf_release_syncs(struct lf *f)
 	for (uint32_t l = 0; l < f->cfg.loops; l++) {
 		struct lf_disk *d = &f->disks[l];
 		d->hold_syncs = false;
+		d->hold_dir_syncs = false;
+		d->hold_dir_syncs_after = NULL;
 		for (uint32_t i = 0; i < d->nheld; i++)
 			lf_sim(d)->ops->sync(lf_sim(d), d->held[i].io, d->held[i].fh, d->held[i].flags);
 		d->nheld = 0;
@@ -299,7 +319,8 @@ void lf_init(struct lf *f, const struct lf_config *cfg)
 		f->loops[l] = loop_create(&lc);
 		assert_non_null(f->loops[l]);
 		struct sim_disk_config dc = { .seed = cfg->seed * 131 + l + 1,
-					      .capacity_bytes = cfg->capacity_bytes };
+					      .capacity_bytes = cfg->capacity_bytes,
+					      .reorder = cfg->reorder };
 		struct lf_disk *d = &f->disks[l];
 		d->base.ops = &lf_disk_ops;
 		d->f = f;
@@ -393,9 +414,21 @@ void lf_wait_one(struct lf *f, struct lf_op *op)
 	lf_wait(f, &op, 1);
 }
 
+bool lf_wait_turns(struct lf *f, struct lf_op *op, uint64_t max_turns)
+{
+	for (uint64_t t = 0; t < max_turns && !op->done; t++)
+		lf_turn(f);
+	return op->done;
+}
+
 /* ---- Lifetime of a lane set ---- */
 
 int lf_boot(struct lf *f)
+{
+	return lf_boot_turns(f, LF_TURNS_MAX);
+}
+
+int lf_boot_turns(struct lf *f, uint64_t max_turns)
 {
 	ASSERT(f->set == NULL);
 	f->crashed = false;
@@ -413,7 +446,12 @@ int lf_boot(struct lf *f)
 	f->boots++;
 	for (uint32_t l = 0; l < f->cfg.loops; l++)
 		lane_set_attach_loop(f->set, f->loops[l], &f->disks[l].base);
-	for (uint64_t t = 0; t < LF_TURNS_MAX; t++) {
+	return lf_boot_wait(f, max_turns);
+}
+
+int lf_boot_wait(struct lf *f, uint64_t max_turns)
+{
+	for (uint64_t t = 0; t < max_turns; t++) {
 		if (f->fatal_calls > 0)
 			return -EIO;
 		if (f->halted)
@@ -422,6 +460,8 @@ int lf_boot(struct lf *f)
 			return 0;
 		lf_turn(f);
 	}
+	if (max_turns < LF_TURNS_MAX)
+		return -EAGAIN;
 	fail_msg("%s: the lanes did not recover in %d turns (%u loading; disk 0: %u in the "
 		 "simulator, %u in flight, %u held, %u dead; halted %d crash_at %llu)", f->label,
 		 LF_TURNS_MAX, lane_set_loading(f->set), sim_disk_inflight(f->disks[0].sim),
@@ -612,6 +652,57 @@ struct kv_db *lf_db(struct lf *f, uint32_t lane)
 {
 	ASSERT(f->set != NULL);
 	return lane_db(f->set, lane);
+}
+
+uint64_t lf_start_epoch(struct lf *f, uint32_t lane)
+{
+	ASSERT(f->set != NULL && lane < f->cfg.lanes);
+	return f->set->lanes[lane].start_epoch;
+}
+
+static uint64_t lf_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* The slot format of dataplane/lane/meta.c: magic, version, sequence, epoch, primary epoch,
+ * repair index, vote, then the CRC32C of those 56 bytes. */
+int64_t lf_meta_read(struct lf *f, uint32_t lane, int slot, uint64_t *epoch,
+		     uint64_t *primary_epoch)
+{
+	char path[LOG_PATH_MAX], name[16];
+	uint8_t b[64];
+	snprintf(name, sizeof(name), "meta.%d", slot);
+	lf_lane_path(lane, name, path, sizeof(path));
+	struct sim_disk *sim = f->disks[lane_loop_of(lane, f->cfg.loops)].sim;
+	if (!sim_disk_exists(sim, path))
+		return -ENOENT;
+	if (sim_disk_file_read(sim, path, 0, b, sizeof(b)) != (int)sizeof(b))
+		return 0;
+	if (lf_le64(b) != 0x4154454d444e5053ull || lf_le64(b + 8) != 1 ||
+	    lf_le64(b + 56) != crc32c(b, 56))
+		return 0;
+	*epoch = lf_le64(b + 24);
+	*primary_epoch = lf_le64(b + 32);
+	return (int64_t)lf_le64(b + 16);
+}
+
+int64_t lf_meta_newest(struct lf *f, uint32_t lane, uint64_t *primary_epoch)
+{
+	int64_t best = 0;
+	*primary_epoch = 0;
+	for (int slot = 0; slot < 2; slot++) {
+		uint64_t e = 0, pe = 0;
+		int64_t seq = lf_meta_read(f, lane, slot, &e, &pe);
+		if (seq > best) {
+			best = seq;
+			*primary_epoch = pe;
+		}
+	}
+	return best;
 }
 
 bool lf_snapshot_running(struct lf *f)

@@ -36,6 +36,7 @@
 #define LF_SEGMENT_BYTES (3ull << 20)         /* the smallest segment the lane's log accepts */
 #define LF_WHY_BYTES 512
 #define LF_CMD_BYTES_MAX 8192     /* a command given as a string */
+#define LF_FH_MAX 256             /* file handles the fixture tracks per disk */
 /* Expiry times the tests use are far from the present, so results do not depend on it. */
 #define LF_FUTURE_MS 4102444800000ll          /* 2100-01-01 */
 #define LF_NOW_MS time_wall_ms()
@@ -49,6 +50,11 @@ struct lf_disk {
 	struct sim_disk *sim;
 	struct loop_poller poller;
 	bool hold_syncs;               /* syncs wait in held[] until released */
+	/* Once an operation names a path containing this, syncs of directories are held too
+	 * (NULL: never). */
+	const char *hold_dir_syncs_after;
+	bool hold_dir_syncs;
+	bool dir_fh[LF_FH_MAX];        /* handles of open directories */
 	bool dead;                     /* after a crash: every operation fails with -EIO */
 	struct log_disk_io **inflight; /* operations started and not completed */
 	uint32_t ninflight, capinflight;
@@ -87,6 +93,7 @@ struct lf_config {
 	uint64_t segment_bytes;        /* 0: LF_SEGMENT_BYTES */
 	uint64_t snapshot_every_bytes; /* 0: the log's default */
 	uint64_t capacity_bytes;       /* of each disk; 0: unlimited */
+	bool reorder;                  /* the disks complete operations in random order */
 };
 
 struct lf {
@@ -125,6 +132,10 @@ void lf_fini(struct lf *f);
  * disks halt. Returns 0 (serving), -EIO (a lane called the fatal callback) or -EINTR
  * (halted at crash_at). */
 int lf_boot(struct lf *f);
+/* Like lf_boot(), but gives up after max_turns with -EAGAIN (the lanes keep recovering;
+ * lf_boot_wait() goes on). */
+int lf_boot_turns(struct lf *f, uint64_t max_turns);
+int lf_boot_wait(struct lf *f, uint64_t max_turns);
 /* A clean stop: the lanes close their logs, the lane set is destroyed. */
 void lf_shutdown(struct lf *f);
 /* Power loss on every disk; the lane set is taken down without touching the disks again. */
@@ -138,6 +149,8 @@ void lf_settle(struct lf *f);
 /* Turns until every given request is answered; fails the test after LF_TURNS_MAX. */
 void lf_wait(struct lf *f, struct lf_op *const *ops, uint32_t n);
 void lf_wait_one(struct lf *f, struct lf_op *op);
+/* Turns until op is answered or max_turns have passed; returns whether it was answered. */
+bool lf_wait_turns(struct lf *f, struct lf_op *op, uint64_t max_turns);
 void lf_release_syncs(struct lf *f);
 
 /* Submits a command ("SET k v", split at spaces) from loop to the lane of its key. */
@@ -155,6 +168,15 @@ bool lf_reply_starts(const struct lf_op *op, const char *prefix);
 uint32_t lf_lane_of(const struct lf *f, const char *key);
 /* The lane's key-value state (the fixture runs every loop on this thread). */
 struct kv_db *lf_db(struct lf *f, uint32_t lane);
+/* The epoch the lane started in at its last boot (white box). */
+uint64_t lf_start_epoch(struct lf *f, uint32_t lane);
+/* Decodes metadata slot `slot` (meta.0 or meta.1) of lane as the disk holds it now (after a
+ * crash: what survived). Returns its sequence number, 0 if the slot holds no valid record,
+ * or -ENOENT if the file does not exist. */
+int64_t lf_meta_read(struct lf *f, uint32_t lane, int slot, uint64_t *epoch,
+		     uint64_t *primary_epoch);
+/* The newest valid metadata record of lane: its sequence number (0: none). */
+int64_t lf_meta_newest(struct lf *f, uint32_t lane, uint64_t *primary_epoch);
 /* Whether a lane is taking a snapshot right now (white box, for coverage checks). */
 bool lf_snapshot_running(struct lf *f);
 /* Operations the disks completed since the fixture started. */

@@ -92,6 +92,25 @@ static void check_lane(struct lf *f, const struct lm *base, uint32_t boot, uint3
 	free(w);
 }
 
+/* A lane that acknowledged a write in its epoch had saved that epoch durably first (the
+ * core saves primary_epoch before the epoch's first entry): after the crash, the newest valid
+ * metadata record on the disk holds it. */
+static void check_meta_durable(struct lf *f, uint32_t boot, const uint64_t *epochs)
+{
+	for (uint32_t lane = 0; lane < f->cfg.lanes; lane++) {
+		bool acked = false;
+		for (uint32_t i = 0; i < f->nops && !acked; i++)
+			acked = f->ops[i]->boot == boot && f->ops[i]->req.lane == lane &&
+				op_acked(f->ops[i]);
+		uint64_t pe = 0;
+		int64_t seq = lf_meta_newest(f, lane, &pe);
+		if (acked && (seq <= 0 || pe < epochs[lane]))
+			fail_msg("%s: lane %u acknowledged writes in epoch %" PRIu64 " but after the "
+				 "crash its metadata says %" PRIu64 " (record %" PRId64 ")", f->label,
+				 lane, epochs[lane], pe, seq);
+	}
+}
+
 /* ---- The scripted workload ---- */
 
 #define SCRIPT_LANES 2
@@ -170,7 +189,11 @@ static bool crash_once(uint64_t crash_at, uint64_t rec_at)
 	assert_int_equal(rc, 0);
 	uint32_t boot = f.boots;
 	bool in_snapshot = script_run(&f);
+	uint64_t epochs[SCRIPT_LANES];
+	for (uint32_t lane = 0; lane < SCRIPT_LANES; lane++)
+		epochs[lane] = lf_start_epoch(&f, lane);
 	lf_crash(&f);
+	check_meta_durable(&f, boot, epochs);
 	f.crash_at = f.steps + rec_at;
 	rc = lf_boot(&f);
 	if (rc == -EINTR) {
