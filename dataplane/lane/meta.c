@@ -158,6 +158,13 @@ static void meta_step_done(struct lane_meta *m, int err)
 		m->err = err;
 	if (--m->pending > 0)
 		return;
+	/* Slot 0 is first written by the second save, once slot 1 holds a record, and a save
+	 * tears only the slot it writes: with slot 0 written, one of them must be valid. */
+	if (m->err == 0 && m->seq == 0 && m->slots[0].size > 0) {
+		LOG_ERROR("lane %u: neither %s nor %s holds a valid record", m->lane->id, m->path[0],
+			  m->path[1]);
+		m->err = -EBADMSG;
+	}
 	if (m->err != 0 || !m->created) {
 		meta_load_finish(m);
 		return;

@@ -319,6 +319,12 @@ static void store_snapshot_loaded(struct lane *lane, int err)
 
 static void store_meta_loaded(struct lane *lane, int err)
 {
+	if (err == -EBADMSG) {
+		lane_fail(lane, err, "metadata damaged: neither %s/meta.0 nor %s/meta.1 holds a valid "
+			  "record although both were written; the epochs this lane promised are "
+			  "lost, so it must be restored from a replica", lane->dir, lane->dir);
+		return;
+	}
 	if (err != 0) {
 		lane_fail(lane, err, "cannot read %s/meta.*: %s", lane->dir, strerror(-err));
 		return;
