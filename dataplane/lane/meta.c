@@ -253,6 +253,9 @@ static void meta_save_cb(struct log_disk_io *io, int res)
 	if (status == 0) {
 		m->seq++;
 		m->cur = m->saving;
+	} else {
+		lane_fail(lane, status, "cannot save the lane's metadata to %s: %s",
+			  m->path[s->slot], strerror(-status));
 	}
 	m->pending = 0;
 	repl_meta_done(lane->repl, &m->saving, status);

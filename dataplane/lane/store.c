@@ -19,12 +19,16 @@ static void store_boot_repl(struct lane *lane);
 
 void lane_fail(struct lane *lane, int err, const char *fmt, ...)
 {
+	/* Reported once: the first reason is the precise one (a failed log or metadata write
+	 * then also stops the core, which reports it again in its own words). */
+	if (lane->state == LANE_FAILED)
+		return;
 	char why[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (lane->state != LANE_FAILED && lane->state == LANE_LOADING)
+	if (lane->state == LANE_LOADING)
 		atomic_fetch_sub(&lane->set->loading, 1);
 	lane->state = LANE_FAILED;
 	lane->set->cfg.fatal(lane->set->cfg.fatal_ctx, lane->id, err, why);

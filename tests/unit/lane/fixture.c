@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/panic.h"
 #include "lane/lane_priv.h"
+#include "model.h"
 
 #define LF_SETTLE_QUIET_TURNS 4
 #define LF_DRAIN_TURNS 64
@@ -724,4 +725,77 @@ void lf_lane_path(uint32_t lane, const char *file, char *buf, size_t cap)
 	ASSERT(log_lane_dir(LF_DATA_DIR, lane, dir, sizeof(dir)) == 0);
 	int n = snprintf(buf, cap, "%s%s%s", dir, file[0] ? "/" : "", file);
 	ASSERT(n > 0 && (size_t)n < cap);
+}
+
+/* ---- Checking a recovered lane against the writes it was sent ---- */
+
+static bool lf_op_is_error(const struct lf_op *op)
+{
+	return op->reply_len > 0 && op->reply[0] == '-';
+}
+
+/* A write that may be in the log: not refused before the crash. */
+static bool lf_op_maybe_logged(const struct lf_op *op)
+{
+	return op->write && (!op->done || op->after_crash || !lf_op_is_error(op));
+}
+
+bool lf_op_acked(const struct lf_op *op)
+{
+	return op->write && op->done && !op->after_crash && !lf_op_is_error(op);
+}
+
+/* The writes of lane from boot `boot` that may be in its log, in the order they were sent
+ * (a single loop sent them all, so that is their order in the log). */
+static uint32_t lf_lane_writes(struct lf *f, uint32_t boot, uint32_t lane, struct lf_op **out)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < f->nops; i++) {
+		struct lf_op *op = f->ops[i];
+		if (op->boot == boot && op->req.lane == lane && lf_op_maybe_logged(op))
+			out[n++] = op;
+	}
+	return n;
+}
+
+/* Checks the lane's recovered state: it must equal base followed by the first k writes for
+ * a k at an entry boundary (writes sent in the same turn share an entry) that covers every
+ * acknowledged write; the acknowledged writes must be a prefix, answered in order, with the
+ * replies the model gives. */
+void lf_check_lane(struct lf *f, const struct lm *base, uint32_t boot, uint32_t lane,
+		       struct lm *out)
+{
+	struct lf_op **w = calloc(f->nops + 1, sizeof(*w));
+	uint32_t n = lf_lane_writes(f, boot, lane, w), acked = 0;
+	while (acked < n && lf_op_acked(w[acked]))
+		acked++;
+	for (uint32_t i = acked; i < n; i++)
+		if (lf_op_acked(w[i]))
+			fail_msg("lane %u: write %u acknowledged after an unacknowledged one", lane, w[i]->id);
+	for (uint32_t i = 1; i < acked; i++)
+		assert_true(w[i]->done_seq > w[i - 1]->done_seq);
+	struct lm m;
+	lm_init(&m);
+	lm_copy(&m, base);
+	char why[LF_WHY_BYTES], reply[LM_REPLY_BYTES_MAX];
+	int64_t now = LF_NOW_MS;
+	bool found = false;
+	for (uint32_t k = 0; k <= n && !found; k++) {
+		bool boundary = k == 0 || k == n || w[k]->turn != w[k - 1]->turn;
+		if (k >= acked && boundary && lm_matches_db(&m, lf_db(f, lane), now, why, sizeof(why)))
+			found = true;
+		if (found || k == n)
+			break;
+		assert_int_equal(lm_apply(&m, w[k]->argc, w[k]->argv, now, reply, sizeof(reply)), 0);
+		if (k < acked && strcmp(reply, w[k]->reply) != 0)
+			fail_msg("lane %u: write %u answered %s, the model says %s", lane, w[k]->id,
+				 w[k]->reply, reply);
+	}
+	if (!found)
+		fail_msg("lane %u: the recovered state is no prefix of its %u writes holding the %u "
+			 "acknowledged (at the full prefix: %s)", lane, n, acked, why);
+	if (out != NULL)
+		lm_copy(out, &m);
+	lm_free(&m);
+	free(w);
 }

@@ -165,6 +165,16 @@ const char *lf_call(struct lf *f, uint32_t loop, const char *fmt, ...)
 bool lf_reply_is(const struct lf_op *op, const char *want);
 bool lf_reply_starts(const struct lf_op *op, const char *prefix);
 
+/* A write answered without an error before any crash. */
+bool lf_op_acked(const struct lf_op *op);
+struct lm;
+/* Checks a lane recovered after a crash against the writes boot `boot` sent it (from loop
+ * 0 only, so that their order at the lane is known): its state must be base followed by a
+ * whole prefix of them (writes sent between the same two turns share an entry) that holds
+ * every acknowledged write; the acknowledged writes must be a prefix, answered in order, with
+ * the model's replies. The model of the recovered state goes to out (if not NULL). */
+void lf_check_lane(struct lf *f, const struct lm *base, uint32_t boot, uint32_t lane,
+		   struct lm *out);
 uint32_t lf_lane_of(const struct lf *f, const char *key);
 /* The lane's key-value state (the fixture runs every loop on this thread). */
 struct kv_db *lf_db(struct lf *f, uint32_t lane);
