@@ -92,6 +92,8 @@ void lane_snapshot_load(struct lane *lane, void (*done)(struct lane *lane, int e
 
 /* ---- Taking one ---- */
 
+/* A snapshot being taken. The log holds it until it reports the outcome, which may come
+ * after the lane closed (kv is then NULL: the lane and its state are gone). */
 struct lane_snapshot {
 	struct lane *lane;
 	struct kv_snapshot *kv;
@@ -101,6 +103,8 @@ struct lane_snapshot {
 static ssize_t snap_source(void *arg, uint8_t *buf, size_t cap)
 {
 	struct lane_snapshot *s = arg;
+	if (s->kv == NULL)
+		return -ECANCELED;
 	for (;;) {
 		if (kv_snapshot_done(s->kv))
 			return kv_snapshot_error(s->kv) != 0 ? kv_snapshot_error(s->kv) : 0;
@@ -114,6 +118,10 @@ static void snap_taken(void *arg, int err, const struct log_snapshot_info *info)
 {
 	struct lane_snapshot *s = arg;
 	struct lane *lane = s->lane;
+	if (s->kv == NULL) {
+		free(s);
+		return;
+	}
 	kv_snapshot_end(s->kv);
 	lane->snap = NULL;
 	if (err != 0) {
@@ -375,8 +383,9 @@ void lane_snap_io_init(struct repl_io *io)
 void lane_snapshot_close(struct lane *lane)
 {
 	if (lane->snap != NULL) {
+		/* The log still holds it: snap_taken() frees it when the log cancels it. */
 		kv_snapshot_end(lane->snap->kv);
-		free(lane->snap);
+		lane->snap->kv = NULL;
 		lane->snap = NULL;
 	}
 	install_free(lane);

@@ -195,11 +195,343 @@ static void test_ttl_absolute_across_restart(void **state)
 	lf_fini(&f);
 }
 
+/* ---- A randomized workload against the model ---- */
+
+#define RND_LOOPS 2
+#define RND_LANES 4
+#define RND_STRINGS 28
+#define RND_COUNTERS 8
+#define RND_KEYS (RND_STRINGS + RND_COUNTERS)
+#define RND_STEPS 300
+#define RND_SEEDS_DEFAULT 24
+#define RND_BIG_BYTES 3000
+
+/* Fails with the seed, so that a failure can be replayed with LANE_SEED. */
+#define RND_CHECK(r, cond)                                                                 \
+	do {                                                                               \
+		if (!(cond))                                                               \
+			fail_msg("seed %" PRIu64 ": %s (%s:%d)", (r)->seed, #cond, __FILE__,     \
+				 __LINE__);                                                        \
+	} while (0)
+
+struct rnd_write {
+	struct lf_op *op;
+	struct lm_state after;         /* the key's state once this write has run */
+	char want[LM_REPLY_BYTES_MAX];
+};
+
+/* One key: the state it had when the lanes last started, then each write sent to it since,
+ * in order (a key's writes come from one loop, so this is their order at the lane). */
+struct rnd_key {
+	char name[16];
+	struct lm_state start;
+	struct rnd_write *w;
+	uint32_t n, cap;
+};
+
+struct rnd_read {
+	struct lf_op *op;
+	char *want;
+	size_t want_len;
+};
+
+struct rnd {
+	uint64_t seed, x;
+	struct lf f;
+	struct lm model;               /* every key's state after all writes sent */
+	struct rnd_key keys[RND_KEYS];
+	struct rnd_read *reads;
+	uint32_t nreads, capreads;
+	uint32_t crashes, restarts, checked_writes, checked_reads;
+};
+
+static uint64_t rnd_next(struct rnd *r)
+{
+	r->x ^= r->x >> 12;
+	r->x ^= r->x << 25;
+	r->x ^= r->x >> 27;
+	return r->x * 0x2545F4914F6CDD1Dull;
+}
+
+static uint32_t rnd_below(struct rnd *r, uint32_t n)
+{
+	return (uint32_t)(rnd_next(r) % n);
+}
+
+static uint32_t rnd_pending(const struct rnd_key *k)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < k->n; i++)
+		n += !k->w[i].op->done;
+	return n;
+}
+
+static void rnd_write(struct rnd *r, uint32_t ki)
+{
+	struct rnd_key *k = &r->keys[ki];
+	static char val[RND_BIG_BYTES + 1];
+	char when[32];
+	uint32_t len = rnd_below(r, 8) == 0 ? RND_BIG_BYTES : 1 + rnd_below(r, 60);
+	for (uint32_t i = 0; i < len; i++)
+		val[i] = (char)('a' + rnd_below(r, 26));
+	struct resp_arg a[5] = { { NULL, 0 }, { k->name, strlen(k->name) } };
+	uint32_t argc = 2, kind = rnd_below(r, 10);
+	bool counter = ki >= RND_STRINGS;
+	if (counter && kind < 6) {
+		snprintf(val, sizeof(val), "%d", (int)rnd_below(r, 2000) - 1000);
+		a[0] = (struct resp_arg){ "INCRBY", 6 };
+		a[argc++] = (struct resp_arg){ val, strlen(val) };
+	} else if (kind < 4) {
+		a[0] = (struct resp_arg){ "SET", 3 };
+		a[argc++] = (struct resp_arg){ val, len };
+		if (rnd_below(r, 3) == 0) {
+			snprintf(when, sizeof(when), "%lld", LF_FUTURE_MS + rnd_below(r, 100000));
+			a[argc++] = (struct resp_arg){ "PXAT", 4 };
+			a[argc++] = (struct resp_arg){ when, strlen(when) };
+		}
+	} else if (kind < 6) {
+		a[0] = (struct resp_arg){ "APPEND", 6 };
+		a[argc++] = (struct resp_arg){ val, len };
+	} else if (kind < 8) {
+		a[0] = (struct resp_arg){ "PEXPIREAT", 9 };
+		snprintf(when, sizeof(when), "%lld", rnd_below(r, 2) ? 1000ll : LF_FUTURE_MS + kind);
+		a[argc++] = (struct resp_arg){ when, strlen(when) };
+	} else if (kind < 9) {
+		a[0] = (struct resp_arg){ "PERSIST", 7 };
+	} else {
+		a[0] = (struct resp_arg){ "DEL", 3 };
+	}
+	if (k->n == k->cap) {
+		k->cap = k->cap ? k->cap * 2 : 16;
+		k->w = realloc(k->w, k->cap * sizeof(*k->w));
+		RND_CHECK(r, k->w != NULL);
+	}
+	struct rnd_write *w = &k->w[k->n++];
+	w->op = lf_submitv(&r->f, ki % RND_LOOPS, UINT32_MAX, argc, a);
+	RND_CHECK(r, lm_apply(&r->model, argc, a, LF_NOW_MS, w->want, sizeof(w->want)) == 0);
+	lm_state_get(&r->model, k->name, &w->after);
+}
+
+/* A read of a key whose writes have all been answered, from either loop: it must see them. */
+static void rnd_read(struct rnd *r, uint32_t ki)
+{
+	struct rnd_key *k = &r->keys[ki];
+	if (rnd_pending(k) > 0)
+		return;
+	struct resp_arg a[2] = { { rnd_below(r, 4) ? "GET" : "EXISTS", 0 },
+				 { k->name, strlen(k->name) } };
+	a[0].len = strlen(a[0].ptr);
+	if (r->nreads == r->capreads) {
+		r->capreads = r->capreads ? r->capreads * 2 : 64;
+		r->reads = realloc(r->reads, r->capreads * sizeof(*r->reads));
+		RND_CHECK(r, r->reads != NULL);
+	}
+	struct rnd_read *rd = &r->reads[r->nreads++];
+	rd->op = lf_submitv(&r->f, rnd_below(r, RND_LOOPS), UINT32_MAX, 2, a);
+	rd->want = lm_read(&r->model, 2, a, LF_NOW_MS, &rd->want_len);
+}
+
+/* Replies that came back (before any crash) must be the model's. */
+static void rnd_check_replies(struct rnd *r)
+{
+	for (uint32_t ki = 0; ki < RND_KEYS; ki++) {
+		struct rnd_key *k = &r->keys[ki];
+		for (uint32_t i = 0; i < k->n; i++) {
+			struct lf_op *op = k->w[i].op;
+			if (!op->done || op->after_crash || op->reply[0] == '-')
+				continue;
+			if (strcmp(op->reply, k->w[i].want) != 0)
+				fail_msg("seed %" PRIu64 ": %s on %s answered %s, the model says %s",
+					 r->seed, op->argv[0].ptr, k->name, op->reply, k->w[i].want);
+		}
+	}
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < r->nreads; i++) {
+		struct rnd_read *rd = &r->reads[i];
+		if (!rd->op->done) {
+			r->reads[kept++] = *rd;
+			continue;
+		}
+		if (!rd->op->after_crash && rd->op->reply[0] != '-') {
+			if (rd->op->reply_len != rd->want_len ||
+			    memcmp(rd->op->reply, rd->want, rd->want_len) != 0)
+				fail_msg("seed %" PRIu64 ": %.*s of key %.*s answered %s, the model says %s",
+					 r->seed, (int)rd->op->argv[0].len, rd->op->argv[0].ptr,
+					 (int)rd->op->argv[1].len, rd->op->argv[1].ptr, rd->op->reply, rd->want);
+			r->checked_reads++;
+		}
+		free(rd->want);
+	}
+	r->nreads = kept;
+}
+
+/* After a restart: each key holds the state after some prefix of its writes that covers
+ * every acknowledged one (all of them after a clean stop). The model continues from it. */
+static void rnd_check_keys(struct rnd *r, bool clean)
+{
+	rnd_check_replies(r);
+	for (uint32_t ki = 0; ki < RND_KEYS; ki++) {
+		struct rnd_key *k = &r->keys[ki];
+		uint32_t acked = 0;
+		while (acked < k->n && lf_op_acked(k->w[acked].op))
+			acked++;
+		for (uint32_t i = acked; i < k->n; i++)
+			if (lf_op_acked(k->w[i].op))
+				fail_msg("seed %" PRIu64 ": key %s: write %u acknowledged after an "
+					 "unacknowledged one", r->seed, k->name, i);
+		struct lm_state got;
+		lm_state_of_db(lf_db(&r->f, lf_lane_of(&r->f, k->name)), k->name, LF_NOW_MS, &got);
+		int64_t match = -1;
+		for (uint32_t p = clean ? k->n : acked; p <= k->n && match < 0; p++)
+			if (lm_state_equal(p == 0 ? &k->start : &k->w[p - 1].after, &got))
+				match = p;
+		if (match < 0)
+			fail_msg("seed %" PRIu64 ": key %s after %s: %s (%zu bytes) matches no state after "
+				 "%u..%u of its %u writes", r->seed, k->name, clean ? "a clean stop" : "a crash",
+				 got.present ? "present" : "absent", got.len, clean ? k->n : acked, k->n, k->n);
+		r->checked_writes += acked;
+		lm_state_set(&r->model, k->name, &got);
+		lm_state_free(&k->start);
+		k->start = got;
+		for (uint32_t i = 0; i < k->n; i++)
+			lm_state_free(&k->w[i].after);
+		k->n = 0;
+	}
+	for (uint32_t i = 0; i < r->nreads; i++)
+		free(r->reads[i].want);
+	r->nreads = 0;
+}
+
+static void rnd_boot(struct rnd *r)
+{
+	/* Sometimes the recovery itself is cut short by another crash. */
+	if (rnd_below(r, 3) == 0)
+		r->f.crash_at = r->f.steps + 1 + rnd_below(r, 60);
+	int rc = lf_boot(&r->f);
+	if (rc == -EINTR) {
+		lf_crash(&r->f);
+		r->f.crash_at = 0;
+		rc = lf_boot(&r->f);
+	}
+	r->f.crash_at = 0;
+	if (rc != 0)
+		fail_msg("seed %" PRIu64 ": recovery failed: %s", r->seed, r->f.fatal_why);
+}
+
+static void rnd_step(struct rnd *r)
+{
+	uint32_t burst = 1 + rnd_below(r, 24);
+	for (uint32_t i = 0; i < burst && !r->f.halted; i++) {
+		uint32_t ki = rnd_below(r, RND_KEYS);
+		if (rnd_below(r, 3) == 0)
+			rnd_read(r, ki);
+		else
+			rnd_write(r, ki);
+	}
+	for (uint32_t t = rnd_below(r, 4); t > 0 && !r->f.halted; t--)
+		lf_turn(&r->f);
+	RND_CHECK(r, r->f.fatal_calls == 0);
+}
+
+static void rnd_event(struct rnd *r)
+{
+	uint32_t e = rnd_below(r, 40);
+	if (e == 0 || r->f.halted) {
+		if (!r->f.halted && rnd_below(r, 2) == 0) {
+			r->f.crash_at = r->f.steps + 1 + rnd_below(r, 80); /* mid-I/O */
+			for (int t = 0; t < 400 && !r->f.halted; t++)
+				lf_turn(&r->f);
+		}
+		lf_crash(&r->f);
+		r->crashes++;
+		rnd_boot(r);
+		rnd_check_keys(r, false);
+	} else if (e == 1) {
+		lf_release_syncs(&r->f);
+		struct lf_op **ops = calloc(r->f.nops + 1, sizeof(*ops));
+		uint32_t n = 0;
+		for (uint32_t i = 0; i < r->f.nops; i++)
+			if (r->f.ops[i]->boot == r->f.boots)
+				ops[n++] = r->f.ops[i];
+		lf_wait(&r->f, ops, n);
+		free(ops);
+		lf_shutdown(&r->f);
+		r->restarts++;
+		rnd_boot(r);
+		rnd_check_keys(r, true);
+	} else if (e == 2) {
+		r->f.disks[rnd_below(r, RND_LOOPS)].hold_syncs = true;
+	} else if (e < 6) {
+		lf_release_syncs(&r->f);
+	}
+}
+
+static void rnd_run(uint64_t seed, struct rnd *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->seed = seed;
+	r->x = seed * 0x9E3779B97F4A7C15ull + 1;
+	struct lf_config cfg = { .loops = RND_LOOPS, .lanes = RND_LANES, .seed = seed,
+				 .snapshot_every_bytes = 24u * 1024 };
+	lf_init(&r->f, &cfg);
+	snprintf(r->f.label, sizeof(r->f.label), "seed %" PRIu64, seed);
+	lm_init(&r->model);
+	for (uint32_t ki = 0; ki < RND_KEYS; ki++) {
+		struct rnd_key *k = &r->keys[ki];
+		snprintf(k->name, sizeof(k->name), ki < RND_STRINGS ? "s%u" : "c%u", ki);
+		k->start.expire_ms = -1;
+	}
+	rnd_boot(r);
+	for (uint32_t s = 0; s < RND_STEPS; s++) {
+		rnd_step(r);
+		rnd_event(r);
+	}
+	lf_release_syncs(&r->f);
+	lf_crash(&r->f);
+	rnd_boot(r);
+	rnd_check_keys(r, false);
+	RND_CHECK(r, r->f.early_acks == 0);
+	for (uint32_t ki = 0; ki < RND_KEYS; ki++) {
+		lm_state_free(&r->keys[ki].start);
+		free(r->keys[ki].w);
+	}
+	free(r->reads);
+	lm_free(&r->model);
+	lf_fini(&r->f);
+}
+
+static void test_randomized_against_model(void **state)
+{
+	(void)state;
+	uint64_t first = 1, seeds = RND_SEEDS_DEFAULT;
+	if (getenv("LANE_SEEDS") != NULL)
+		seeds = strtoull(getenv("LANE_SEEDS"), NULL, 10);
+	if (getenv("LANE_SEED") != NULL) {
+		first = strtoull(getenv("LANE_SEED"), NULL, 10);
+		seeds = 1;
+	}
+	struct rnd *r = malloc(sizeof(*r));
+	uint64_t crashes = 0, restarts = 0, writes = 0, reads = 0;
+	for (uint64_t seed = first; seed < first + seeds; seed++) {
+		rnd_run(seed, r);
+		crashes += r->crashes;
+		restarts += r->restarts;
+		writes += r->checked_writes;
+		reads += r->checked_reads;
+	}
+	free(r);
+	print_message("%" PRIu64 " seeds: %" PRIu64 " crashes, %" PRIu64 " clean restarts, %" PRIu64
+		      " acknowledged writes and %" PRIu64 " reads checked\n", seeds, crashes, restarts,
+		      writes, reads);
+	assert_true(crashes > 0 && restarts > 0 && writes > 0 && reads > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ttl_absolute_across_restart),
 		cmocka_unit_test(test_crash_at_every_step),
+		cmocka_unit_test(test_randomized_against_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,11 +131,50 @@ static void test_small_snapshot_restart(void **state)
 	lf_fini(&f);
 }
 
+/* A clean stop while a snapshot is being written: the snapshot is abandoned (the log reports
+ * it cancelled after the lane has closed), the old state stays whole. */
+static void test_stop_during_snapshot(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 13; seed < 17; seed++) {
+		struct lf f;
+		struct lf_config cfg = { .loops = 1, .lanes = 1, .seed = seed,
+					 .snapshot_every_bytes = SNAP_EVERY_BYTES };
+		lf_init(&f, &cfg);
+		boot_ok(&f);
+		struct lm m;
+		lm_init(&m);
+		static char val[SNAP_VALUE_BYTES];
+		char reply[LM_REPLY_BYTES_MAX], key[32];
+		bool running = false;
+		for (uint32_t w = 0; w < SNAP_WRITES && !running; w++) {
+			value_fill(val, sizeof(val), w);
+			snprintf(key, sizeof(key), "k%u", w % SNAP_KEYS);
+			struct resp_arg argv[3] = { { "SET", 3 }, { key, strlen(key) }, { val, sizeof(val) } };
+			struct lf_op *op = lf_submitv(&f, 0, 0, 3, argv);
+			assert_int_equal(lm_apply(&m, 3, argv, LF_NOW_MS, reply, sizeof(reply)), 0);
+			for (int t = 0; t < 1000 && !op->done && !running; t++) {
+				lf_turn(&f);
+				running = lf_snapshot_running(&f);
+			}
+			lf_wait_one(&f, op);
+			assert_true(lf_reply_is(op, "+OK\r\n"));
+		}
+		assert_true(running);
+		lf_shutdown(&f);
+		boot_ok(&f);
+		check_model(&f, &m);
+		lm_free(&m);
+		lf_fini(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_snapshot_restart),
 		cmocka_unit_test(test_snapshots_then_restart),
+		cmocka_unit_test(test_stop_during_snapshot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
