@@ -195,10 +195,11 @@ void log_snapfile_put(struct log_snapfile *sf)
 	}
 }
 
+/* A newer snapshot replaced sf: drop the log's own reference, so that it is deleted once
+ * the reads still using it are done. */
 static void log_snapfile_retire(struct log_snapfile *sf)
 {
 	sf->retired = true;
-	sf->refs++;
 	log_snapfile_put(sf);
 }
 

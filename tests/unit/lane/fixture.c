@@ -706,6 +706,29 @@ int64_t lf_meta_newest(struct lf *f, uint32_t lane, uint64_t *primary_epoch)
 	return best;
 }
 
+static void lf_list_done(struct log_disk_io *io, int res)
+{
+	(void)io;
+	ASSERT(res == 0);
+}
+
+uint32_t lf_count_files(struct lf *f, uint32_t lane, const char *prefix)
+{
+	static char names[1024][LOG_DISK_NAME_MAX];
+	struct log_disk_names out = { .names = names, .cap = 1024 };
+	char dir[LOG_PATH_MAX];
+	lf_lane_path(lane, "", dir, sizeof(dir));
+	struct sim_disk *sim = f->disks[lane_loop_of(lane, f->cfg.loops)].sim;
+	struct log_disk_io io = { .cb = lf_list_done };
+	sim_disk_io(sim)->ops->list(sim_disk_io(sim), &io, dir, &out);
+	while (sim_disk_inflight(sim) > 0)
+		sim_disk_step(sim);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < out.count; i++)
+		n += strncmp(names[i], prefix, strlen(prefix)) == 0;
+	return n;
+}
+
 bool lf_snapshot_running(struct lf *f)
 {
 	for (uint32_t i = 0; f->set != NULL && i < f->cfg.lanes; i++)

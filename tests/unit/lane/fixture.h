@@ -187,6 +187,9 @@ int64_t lf_meta_read(struct lf *f, uint32_t lane, int slot, uint64_t *epoch,
 		     uint64_t *primary_epoch);
 /* The newest valid metadata record of lane: its sequence number (0: none). */
 int64_t lf_meta_newest(struct lf *f, uint32_t lane, uint64_t *primary_epoch);
+/* Files in lane's directory whose names start with prefix, as the disk shows them now.
+ * Call when the lanes are settled (it completes the disk's operations in flight). */
+uint32_t lf_count_files(struct lf *f, uint32_t lane, const char *prefix);
 /* Whether a lane is taking a snapshot right now (white box, for coverage checks). */
 bool lf_snapshot_running(struct lf *f);
 /* Operations the disks completed since the fixture started. */

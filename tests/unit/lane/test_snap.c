@@ -90,6 +90,10 @@ static void test_snapshots_then_restart(void **state)
 	char seg1[LOG_PATH_MAX];
 	lf_lane_path(0, "seg-0000000000000001", seg1, sizeof(seg1));
 	assert_false(sim_disk_exists(f.disks[0].sim, seg1));
+	/* Older snapshots are deleted once a newer one is durable; the live segments are those
+	 * after the snapshot, plus the one prepared ahead. */
+	assert_int_equal(lf_count_files(&f, 0, "snap-"), 1);
+	assert_true(lf_count_files(&f, 0, "seg-") <= st.segments + 1);
 	check_model(&f, &m);
 	/* A clean restart, then a crash. */
 	lf_shutdown(&f);
