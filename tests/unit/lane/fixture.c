@@ -307,6 +307,12 @@ static void lf_quiet_logs(void)
 		log_level_min = (enum log_level)(LOG_LEVEL_ERROR + 1);
 }
 
+void lf_test_filter(void)
+{
+	if (getenv("LANE_TEST") != NULL)
+		cmocka_set_test_filter(getenv("LANE_TEST"));
+}
+
 void lf_init(struct lf *f, const struct lf_config *cfg)
 {
 	memset(f, 0, sizeof(*f));

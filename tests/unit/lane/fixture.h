@@ -125,6 +125,8 @@ struct lf {
 	char label[128];               /* printed with the fixture's own failures */
 };
 
+/* LANE_TEST=pattern runs only the tests whose names match (cmocka's filter). */
+void lf_test_filter(void);
 void lf_init(struct lf *f, const struct lf_config *cfg);
 void lf_fini(struct lf *f);
 

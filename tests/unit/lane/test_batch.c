@@ -299,5 +299,6 @@ int main(void)
 		cmocka_unit_test(test_pipelines_keep_per_key_order),
 		cmocka_unit_test(test_shutdown_answers_waiting_requests),
 	};
+	lf_test_filter();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,7 +203,7 @@ static void test_ttl_absolute_across_restart(void **state)
 #define RND_COUNTERS 8
 #define RND_KEYS (RND_STRINGS + RND_COUNTERS)
 #define RND_STEPS 300
-#define RND_SEEDS_DEFAULT 24
+#define RND_SEEDS_DEFAULT 12
 #define RND_BIG_BYTES 3000
 
 /* Fails with the seed, so that a failure can be replayed with LANE_SEED. */
@@ -533,5 +533,6 @@ int main(void)
 		cmocka_unit_test(test_crash_at_every_step),
 		cmocka_unit_test(test_randomized_against_model),
 	};
+	lf_test_filter();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -187,5 +187,6 @@ int main(void)
 		cmocka_unit_test(test_both_slots_damaged_is_an_error),
 		cmocka_unit_test(test_first_save_torn_is_a_fresh_start),
 	};
+	lf_test_filter();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -180,5 +180,6 @@ int main(void)
 		cmocka_unit_test(test_snapshots_then_restart),
 		cmocka_unit_test(test_stop_during_snapshot),
 	};
+	lf_test_filter();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

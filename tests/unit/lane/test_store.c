@@ -262,5 +262,6 @@ int main(void)
 		cmocka_unit_test(test_meta_write_error_stops_the_lane),
 		cmocka_unit_test(test_corrupt_sector_mid_log_refuses),
 	};
+	lf_test_filter();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
