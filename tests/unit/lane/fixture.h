@@ -174,7 +174,9 @@ struct lm;
  * 0 only, so that their order at the lane is known): its state must be base followed by a
  * whole prefix of them (writes sent between the same two turns share an entry) that holds
  * every acknowledged write; the acknowledged writes must be a prefix, answered in order, with
- * the model's replies. The model of the recovered state goes to out (if not NULL). */
+ * the model's replies. The model of the recovered state goes to out (if not NULL). A write
+ * answered with an error before the crash counts as refused (never logged), so the workload
+ * must send no write that fails only when it runs (WRONGTYPE, not an integer). */
 void lf_check_lane(struct lf *f, const struct lm *base, uint32_t boot, uint32_t lane,
 		   struct lm *out);
 uint32_t lf_lane_of(const struct lf *f, const char *key);
