@@ -15,6 +15,7 @@
 #define LANE_PAYLOAD_KIND_COMMANDS 1
 #define LANE_BATCH_BYTES_MAX (REPL_ENTRY_BYTES_MAX - LANE_ENTRY_HEADER_BYTES)
 #define LANE_PENDING_APPENDS_MAX 4096        /* entries waiting for the log's write buffers */
+#define LANE_SNAPSHOT_RETRY_NS (1000ull * 1000000) /* after a failed snapshot (disk clock) */
 
 enum lane_state {
 	LANE_LOADING = 0,  /* recovering from disk */
@@ -101,6 +102,7 @@ struct lane {
 	struct lane_snap_io *snap_io[LANE_READS_MAX];
 	struct lane_meta *meta;
 	struct lane_snapshot *snap;    /* a snapshot being taken */
+	uint64_t snap_retry_ns;        /* no new snapshot before this (the disk's clock) */
 	struct lane_install *install;  /* a snapshot being received */
 	int install_err;               /* a refused snapshot chunk, reported next turn */
 	struct repl_snapshot_meta install_err_meta;

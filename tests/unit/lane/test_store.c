@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "lane/lane_priv.h"
 #include "log/log.h"
 #include "log/record.h"
 #include "model.h"
@@ -49,14 +50,16 @@ static void check_model(struct lf *f, struct lm *m, const char *when)
 
 /* ---- A full disk ---- */
 
-static void test_full_disk_refuses_then_resumes(void **state)
+static void full_disk(uint64_t snapshot_every_bytes)
 {
-	(void)state;
 	struct lf f;
 	/* Room for two segments and the metadata: the third segment cannot be prepared. */
 	struct lf_config cfg = { .loops = 1, .lanes = 1, .seed = 31,
-				 .capacity_bytes = 2 * LF_SEGMENT_BYTES + (256u << 10) };
+				 .capacity_bytes = 2 * LF_SEGMENT_BYTES + (256u << 10),
+				 .snapshot_every_bytes = snapshot_every_bytes };
 	lf_init(&f, &cfg);
+	snprintf(f.label, sizeof(f.label), "full disk, snapshots every %" PRIu64 " bytes",
+		 snapshot_every_bytes);
 	boot_ok(&f);
 	struct lm m, tried;
 	lm_init(&m);
@@ -103,6 +106,13 @@ static void test_full_disk_refuses_then_resumes(void **state)
 		lf_wait_one(&f, w);
 		assert_true(lf_reply_is(w, "+OK\r\n"));
 	}
+	/* A snapshot that failed for lack of room is taken once there is room. */
+	struct log_stats st = { 0 };
+	for (int t = 0; t < 5000 && snapshot_every_bytes > 0 && st.snapshot_index == 0; t++) {
+		lf_turn(&f);
+		log_stats_get(f.set->lanes[0].log, &st);
+	}
+	assert_true(snapshot_every_bytes == 0 || st.snapshot_index > 0);
 	/* Nothing acknowledged was lost. */
 	lf_crash(&f);
 	boot_ok(&f);
@@ -111,6 +121,20 @@ static void test_full_disk_refuses_then_resumes(void **state)
 	lm_free(&m);
 	lm_free(&tried);
 	lf_fini(&f);
+}
+
+static void test_full_disk_refuses_then_resumes(void **state)
+{
+	(void)state;
+	full_disk(0);
+}
+
+/* Snapshots are due while the disk is full: they fail for lack of room, and must neither
+ * spin nor get in the way of the writes resuming. */
+static void test_full_disk_with_snapshots_due(void **state)
+{
+	(void)state;
+	full_disk(512u << 10);
 }
 
 /* ---- Failed writes and flushes: fail-stop ---- */
@@ -257,6 +281,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_disk_refuses_then_resumes),
+		cmocka_unit_test(test_full_disk_with_snapshots_due),
 		cmocka_unit_test(test_flush_error_stops_the_lane),
 		cmocka_unit_test(test_write_error_stops_the_lane),
 		cmocka_unit_test(test_meta_write_error_stops_the_lane),
