@@ -96,6 +96,7 @@ struct lane {
 	uint32_t appends_count;
 	bool flush_needed;
 	bool log_closing;
+	bool closed;                   /* stopped: late completions go no further */
 	struct kv_dec dec;
 	struct resp_chunk_pool discard_pool; /* replies nobody waits for (followers, replays) */
 	struct lane_io_read reads_io[LANE_READS_MAX];
@@ -179,5 +180,9 @@ void lane_meta_load(struct lane_meta *m, lane_meta_cb done);
 const struct repl_meta *lane_meta_get(const struct lane_meta *m);
 /* Writes the record durably into the older slot; repl_meta_done() follows. */
 void lane_meta_save(struct lane_meta *m, const struct repl_meta *meta);
+/* The lane stops: operations in flight complete without going further. Destroy it once it
+ * is no longer busy. */
+void lane_meta_close(struct lane_meta *m);
+bool lane_meta_busy(const struct lane_meta *m);
 
 #endif

@@ -38,6 +38,8 @@ struct lane_meta {
 	int pending;                  /* operations of the current step */
 	int err;
 	bool created;                 /* a slot file was made: its name needs a directory sync */
+	uint32_t inflight;            /* disk operations not completed yet */
+	bool closing;                 /* the lane stopped: completions go no further */
 	int dir_step;
 	int dir_fh;
 	struct log_disk_io dir_io;
@@ -123,6 +125,25 @@ const struct repl_meta *lane_meta_get(const struct lane_meta *m)
 	return &m->cur;
 }
 
+void lane_meta_close(struct lane_meta *m)
+{
+	if (m != NULL)
+		m->closing = true;
+}
+
+bool lane_meta_busy(const struct lane_meta *m)
+{
+	return m != NULL && m->inflight > 0;
+}
+
+/* A completion arrived: returns true when the lane has stopped and it must go no further. */
+static bool meta_io_end(struct lane_meta *m)
+{
+	ASSERT(m->inflight > 0);
+	m->inflight--;
+	return m->closing;
+}
+
 /* ---- Loading: open (create if missing) both slots, size them, read them ---- */
 
 static void meta_load_finish(struct lane_meta *m)
@@ -137,14 +158,18 @@ static void meta_load_finish(struct lane_meta *m)
 static void meta_dir_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta *m = container_of(io, struct lane_meta, dir_io);
+	if (meta_io_end(m))
+		return;
 	if (res < 0 && m->err == 0)
 		m->err = res;
 	if (m->dir_step == 0 && res >= 0) {
 		m->dir_fh = res;
 		m->dir_step = 1;
+		m->inflight++;
 		m->disk->ops->sync(m->disk, io, m->dir_fh, 0);
 	} else if (m->dir_step == 1) {
 		m->dir_step = 2;
+		m->inflight++;
 		m->disk->ops->close(m->disk, io, m->dir_fh);
 	} else {
 		m->dir_fh = -1;
@@ -171,6 +196,7 @@ static void meta_step_done(struct lane_meta *m, int err)
 	}
 	m->dir_step = 0;
 	m->dir_io.cb = meta_dir_cb;
+	m->inflight++;
 	m->disk->ops->open(m->disk, &m->dir_io, m->lane->dir, LOG_DISK_O_DIR | LOG_DISK_O_RDONLY);
 }
 
@@ -178,6 +204,8 @@ static void meta_load_read_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
+	if (meta_io_end(m))
+		return;
 	if (res == (int)META_BYTES) {
 		struct repl_meta r = { .vote = REPL_NODE_NONE };
 		uint64_t seq = meta_decode(m->buf[s->slot], &r);
@@ -198,11 +226,14 @@ static void meta_load_size_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
+	if (meta_io_end(m))
+		return;
 	if (res < 0 || s->size < META_BYTES) {
 		meta_step_done(m, res < 0 ? res : 0); /* new or empty: no record */
 		return;
 	}
 	s->io.cb = meta_load_read_cb;
+	m->inflight++;
 	m->disk->ops->read(m->disk, &s->io, s->fh, m->buf[s->slot], META_BYTES, 0);
 }
 
@@ -211,6 +242,7 @@ static void meta_load_open_cb(struct log_disk_io *io, int res);
 static void meta_open(struct lane_meta_slot *s, unsigned flags)
 {
 	s->io.cb = meta_load_open_cb;
+	s->m->inflight++;
 	s->m->disk->ops->open(s->m->disk, &s->io, s->m->path[s->slot], flags);
 }
 
@@ -218,6 +250,8 @@ static void meta_load_open_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
+	if (meta_io_end(m))
+		return;
 	if (res == -ENOENT) {
 		m->created = true;
 		meta_open(s, LOG_DISK_O_CREATE);
@@ -229,6 +263,7 @@ static void meta_load_open_cb(struct log_disk_io *io, int res)
 	}
 	s->fh = res;
 	s->io.cb = meta_load_size_cb;
+	m->inflight++;
 	m->disk->ops->size(m->disk, &s->io, s->fh, &s->size);
 }
 
@@ -248,6 +283,8 @@ static void meta_save_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
+	if (meta_io_end(m))
+		return;
 	struct lane *lane = m->lane;
 	int status = res == (int)META_BYTES ? 0 : (res < 0 ? res : -EIO);
 	if (status == 0) {
@@ -272,5 +309,6 @@ void lane_meta_save(struct lane_meta *m, const struct repl_meta *meta)
 	ASSERT(s->fh >= 0);
 	s->io.cb = meta_save_cb;
 	m->pending = 1;
+	m->inflight++;
 	m->disk->ops->write(m->disk, &s->io, s->fh, m->buf[slot], META_BYTES, 0, LOG_DISK_W_DSYNC);
 }

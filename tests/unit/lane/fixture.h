@@ -35,7 +35,7 @@
 #define LF_IDLE_ADVANCE_NS (10ull * 1000000)  /* disk clock moved per idle turn */
 #define LF_SEGMENT_BYTES (3ull << 20)         /* the smallest segment the lane's log accepts */
 #define LF_WHY_BYTES 512
-#define LF_CMD_BYTES_MAX 8192     /* a command given as a string */
+#define LF_CMD_BYTES_MAX 32768    /* a command given as a string */
 #define LF_FH_MAX 256             /* file handles the fixture tracks per disk */
 /* Expiry times the tests use are far from the present, so results do not depend on it. */
 #define LF_FUTURE_MS 4102444800000ll          /* 2100-01-01 */

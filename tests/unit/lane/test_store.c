@@ -277,6 +277,64 @@ static void test_corrupt_sector_mid_log_refuses(void **state)
 	lf_fini(&f);
 }
 
+/* ---- Stopping while recovering ---- */
+
+#define STOP_WRITES 120
+
+/* A clean stop (SIGTERM) may come at any point of a recovery: each turn of one in turn. The
+ * lanes must close without touching what they closed, and the next start finds everything. */
+static void test_stop_at_every_turn_of_recovery(void **state)
+{
+	(void)state;
+	struct lf f;
+	struct lf_config cfg = { .loops = 1, .lanes = 2, .seed = 61,
+				 .snapshot_every_bytes = 64u << 10 };
+	lf_init(&f, &cfg);
+	boot_ok(&f);
+	static char val[20000];
+	for (int i = 0; i < STOP_WRITES; i++) {
+		memset(val, 'a' + i % 26, sizeof(val) - 1);
+		val[sizeof(val) - 1] = '\0';
+		struct lf_op *op = lf_submit(&f, 0, "SET k%d %s", i % 40, val);
+		if (i % 8 == 7)
+			lf_wait_one(&f, op);
+	}
+	lf_wait(&f, f.ops, f.nops);
+	lf_settle(&f);
+	lf_shutdown(&f);
+	uint64_t turns = 0;
+	assert_int_equal(lf_boot(&f), 0);
+	lf_shutdown(&f);
+	/* How many turns a recovery takes, then a stop after each of them. */
+	uint64_t before = f.turns[0];
+	assert_int_equal(lf_boot(&f), 0);
+	turns = f.turns[0] - before;
+	lf_shutdown(&f);
+	assert_true(turns > 5);
+	for (uint64_t t = 0; t <= turns; t++) {
+		snprintf(f.label, sizeof(f.label), "stopped after %" PRIu64 " turns of recovery", t);
+		int rc = lf_boot_turns(&f, t);
+		assert_true(rc == 0 || rc == -EAGAIN);
+		lf_shutdown(&f);
+	}
+	print_message("stopped after each of the %" PRIu64 " turns of a recovery\n", turns + 1);
+	boot_ok(&f);
+	for (int k = 0; k < 40; k++) {
+		int last = STOP_WRITES - 40 + k;
+		if (last % 40 != k)
+			last = k + 40 * ((STOP_WRITES - 1 - k) / 40);
+		const char *got;
+		size_t len;
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", k);
+		assert_true(kv_db_get(lf_db(&f, lf_lane_of(&f, key)), key, strlen(key), LF_NOW_MS, &got,
+				      &len));
+		assert_int_equal(len, sizeof(val) - 1);
+		assert_int_equal(got[0], 'a' + last % 26);
+	}
+	lf_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_write_error_stops_the_lane),
 		cmocka_unit_test(test_meta_write_error_stops_the_lane),
 		cmocka_unit_test(test_corrupt_sector_mid_log_refuses),
+		cmocka_unit_test(test_stop_at_every_turn_of_recovery),
 	};
 	lf_test_filter();
 	return cmocka_run_group_tests(tests, NULL, NULL);
