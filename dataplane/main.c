@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <stdatomic.h>
 
@@ -21,17 +22,24 @@
 #include "base/panic.h"
 #include "cmd/cmd.h"
 #include "conf/conf.h"
+#include "ctl/ctl.h"
 #include "kv/kv.h"
 #include "lane/lane.h"
 #include "loop/loop.h"
 #include "log/log.h"
 #include "net/net.h"
 #include "uring/disk.h"
+#include "dpdk/dpdk.h"
+#include "lane/xport.h"
+#include "udp/udp.h"
 
 #define EAL_ARGS_MAX 64
+/* Kernel UDP transport: socket buffers that hold a burst of large entries' datagrams. */
+#define NODE_UDP_SOCK_BUF_BYTES (8u << 20)
 #define SHUTDOWN_TURNS_MAX 100000
 
 struct node;
+static struct node *node_the;
 
 /* What one loop's thread sets up, runs and tears down. */
 struct node_loop {
@@ -41,6 +49,7 @@ struct node_loop {
 	struct net_loop *net;
 	struct cmd_loop *cmd;
 	struct uring_disk *disk;
+	struct xport *xport;
 	unsigned lcore;
 	int rc;
 };
@@ -54,6 +63,8 @@ struct node {
 	struct lane_set *lanes;
 	struct cmd_server *srv;
 	struct log_datadir *datadir;
+	struct dpdk_port *dpdk;
+	struct ctl_link *ctl;         /* on loop 0, when a control socket is configured */
 	atomic_uint serving;          /* loops that accept clients */
 	atomic_bool stopping;
 };
@@ -207,6 +218,97 @@ static void node_net_config(const struct conf *c, struct net_config *nc)
 	nc->limits.query_bytes_max = c->client_query_max_bytes;
 }
 
+/* ---- The replication transport ---- */
+
+static uint32_t node_ip(const char *text)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, text, &a) != 1)
+		return 0;
+	return ntohl(a.s_addr);
+}
+
+static void node_mac(const char *text, uint8_t mac[6])
+{
+	unsigned b[6] = { 0 };
+	sscanf(text, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]);
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+}
+
+static struct node_loop *node_loop_of(struct loop *loop);
+
+/* The DPDK port, after EAL: one queue per loop where the device has them. */
+static int node_dpdk_port(struct node *node)
+{
+	const struct conf *c = &node->conf;
+	struct dpdk_port_config pc = { .port_id = 0, .queues = (uint16_t)node->loops_count,
+				       .cluster_id = c->cluster_id, .self_node = c->node_id,
+				       .self_ip = node_ip(c->repl_ip), .port_base = c->repl_udp_port,
+				       .lanes = (uint16_t)c->lanes, .mtu = c->mtu,
+				       .fault_seed = time_mono_ns() };
+	for (uint32_t i = 0; i < c->peers_count; i++) {
+		struct dpdk_peer *p = &pc.peers[pc.peers_count++];
+		p->node = c->peers[i].node_id;
+		p->ip = node_ip(c->peers[i].ip);
+		p->mac_static = c->peers[i].mac[0] != '\0';
+		if (p->mac_static)
+			node_mac(c->peers[i].mac, p->mac);
+	}
+	node->dpdk = dpdk_port_create(&pc);
+	if (node->dpdk == NULL) {
+		LOG_ERROR("no DPDK port for replication: give the NIC in eal-args (a PCI device, or "
+			  "e.g. --vdev=net_af_packet0,iface=IF)");
+		return -ENODEV;
+	}
+	struct dpdk_port_info info;
+	dpdk_port_info_get(node->dpdk, &info);
+	LOG_INFO("replication port: %u rx queues, %s, mtu %u, %u mbufs", info.rx_queues,
+		 info.steered ? "lanes steered to loops by rte_flow" : "software dispatch between loops",
+		 info.mtu, info.pool_mbufs);
+	return 0;
+}
+
+/* Software dispatch: a frame for another loop's lane crosses over on that loop's ring. */
+static void node_dpdk_input(struct loop *loop, void *arg)
+{
+	struct node_loop *nl = node_loop_of(loop);
+	dpdk_xport_input(nl->xport, arg);
+}
+
+static int node_dpdk_dispatch(void *ctx, uint16_t queue, struct rte_mbuf *frame)
+{
+	struct node *node = ctx;
+	return loop_msg_send(node->loops[queue].loop, node_dpdk_input, frame);
+}
+
+static int node_xport_create(struct node_loop *nl)
+{
+	struct node *node = nl->node;
+	const struct conf *c = &node->conf;
+	if (c->transport == CONF_TRANSPORT_NONE)
+		return 0;
+	if (c->transport == CONF_TRANSPORT_DPDK) {
+		nl->xport = dpdk_xport_create(node->dpdk, (uint16_t)nl->index, lane_xport_recv, node->lanes);
+	} else {
+		struct udp_xport_config uc = { .loop = nl->loop, .cluster_id = c->cluster_id,
+					       .self_node = c->node_id, .self_ip = node_ip(c->repl_ip),
+					       .port_base = c->repl_udp_port, .lanes = (uint16_t)c->lanes,
+					       .loops = (uint16_t)node->loops_count,
+					       .loop_index = (uint16_t)nl->index, .mtu = c->mtu,
+					       .sock_buf_bytes = NODE_UDP_SOCK_BUF_BYTES,
+					       .fault_seed = time_mono_ns() + nl->index };
+		for (uint32_t i = 0; i < c->peers_count; i++)
+			uc.peers[uc.peers_count++] = (struct udp_peer){ .node = c->peers[i].node_id,
+									.ip = node_ip(c->peers[i].ip) };
+		nl->xport = udp_xport_create(&uc, lane_xport_recv, node->lanes);
+	}
+	if (nl->xport == NULL)
+		return -ENODEV;
+	lane_set_xport_set(node->lanes, nl->loop, nl->xport);
+	return 0;
+}
+
 /* A lane stopped for good: fail-stop. Nothing more is acknowledged; the operator restarts the
  * node, which recovers from its disk (and later its peers). */
 static void node_lane_fatal(void *ctx, uint32_t lane, int err, const char *why)
@@ -216,20 +318,39 @@ static void node_lane_fatal(void *ctx, uint32_t lane, int err, const char *why)
 	_exit(3);
 }
 
+static struct node_loop *node_loop_of(struct loop *loop)
+{
+	return &node_the->loops[loop_id(loop)];
+}
+
 static int node_build(struct node *node)
 {
 	int rc = node_loops_create(node);
 	if (rc != 0)
 		return rc;
 	const struct conf *c = &node->conf;
+	if (c->transport == CONF_TRANSPORT_DPDK) {
+		rc = node_dpdk_port(node);
+		if (rc != 0)
+			return rc;
+		if (node->loops_count > 1)
+			dpdk_port_dispatch_set(node->dpdk, node_dpdk_dispatch, node);
+	}
 	struct lane_set_config lsc = {
 		.lanes = c->lanes, .loops = node->loops_count,
 		.durable = c->durability == CONF_DURABILITY_DISK,
 		.data_dir = c->data_dir, .node_id = c->node_id, .segment_bytes = c->segment_bytes,
 		.snapshot_every_bytes = c->snapshot_every_bytes, .lease_ms = c->lease_ms,
 		.heartbeat_ms = c->heartbeat_ms, .drift_ppm = c->drift_ppm,
+		.bootstrap_primary = c->bootstrap_primary,
 		.fatal = node_lane_fatal, .fatal_ctx = node,
 	};
+	for (uint32_t i = 0; i < c->peers_count; i++)
+		lsc.peers[lsc.peers_count++] = c->peers[i].node_id;
+	if (lsc.peers_count > 0 && !lsc.durable) {
+		LOG_ERROR("replication needs durability disk (peers are configured)");
+		return -EINVAL;
+	}
 	node->lanes = lane_set_create(&lsc, node->loop_ptrs);
 	node->srv = cmd_server_create(&node->conf, node->config_file, node->lanes, node->loops_count);
 	if (node->lanes == NULL || node->srv == NULL)
@@ -249,6 +370,7 @@ static atomic_uint node_draining;
 /* On each loop: close its clients, then run until every loop's clients are gone. */
 static void node_loop_drain(struct node_loop *nl)
 {
+	lane_set_quiesce(nl->node->lanes, nl->loop);
 	if (nl->net != NULL)
 		net_loop_shutdown(nl->net);
 	bool mine_done = false;
@@ -279,6 +401,11 @@ static int node_loop_start(struct node_loop *nl)
 			return -ENOMEM;
 		disk = uring_disk_io(nl->disk);
 	}
+	int rc = node_xport_create(nl);
+	if (rc != 0) {
+		LOG_ERROR("loop %u: no replication transport", nl->index);
+		return rc;
+	}
 	lane_set_attach_loop(node->lanes, nl->loop, disk);
 	while (lane_set_loading(node->lanes) > 0 && !atomic_load(&node->stopping)) {
 		if (loop_run_once(nl->loop) == 0)
@@ -291,6 +418,16 @@ static int node_loop_start(struct node_loop *nl)
 	if (nl->net == NULL)
 		return -EADDRINUSE;
 	cmd_loop_net_set(nl->cmd, nl->net);
+	if (nl->index == 0 && node->conf.control_socket[0] != '\0') {
+		struct ctl_link_config lc = { .path = node->conf.control_socket,
+					      .node_id = node->conf.node_id,
+					      .heartbeat_ms = node->conf.heartbeat_ms, .loop = nl->loop,
+					      .loops = node->loop_ptrs, .loops_count = node->loops_count,
+					      .lanes = node->lanes };
+		node->ctl = ctl_link_create(&lc);
+		if (node->ctl == NULL)
+			return -EADDRINUSE;
+	}
 	atomic_fetch_add(&node->serving, 1);
 	return 0;
 }
@@ -302,7 +439,18 @@ static int node_loop_main(void *arg)
 	if (nl->rc == 0)
 		loop_run(nl->loop);
 	node_loop_drain(nl);
+	if (nl->index == 0 && nl->node->ctl != NULL) {
+		ctl_link_destroy(nl->node->ctl);
+		nl->node->ctl = NULL;
+	}
 	lane_set_detach_loop(nl->node->lanes, nl->loop);
+	if (nl->xport != NULL) {
+		/* The transport frees itself once the loop has handed back what is in flight. */
+		nl->xport->ops->destroy(nl->xport);
+		for (int i = 0; i < 100; i++)
+			loop_run_once(nl->loop);
+		nl->xport = NULL;
+	}
 	if (nl->disk != NULL)
 		uring_disk_destroy(nl->disk);
 	nl->disk = NULL;
@@ -354,15 +502,50 @@ static int node_run(struct node *node, sigset_t *signals)
 static void node_destroy(struct node *node)
 {
 	for (uint32_t i = 0; i < node->loops_count; i++) {
-		net_loop_destroy(node->loops[i].net);
+		/* A loop whose clients would not close in time keeps them: the process exits. */
+		if (node->loops[i].net != NULL && net_loop_idle(node->loops[i].net))
+			net_loop_destroy(node->loops[i].net);
 		cmd_loop_destroy(node->loops[i].cmd);
 	}
 	cmd_server_destroy(node->srv);
 	lane_set_destroy(node->lanes);
 	for (uint32_t i = 0; i < node->loops_count; i++)
 		loop_destroy(node->loops[i].loop);
+	if (node->dpdk != NULL)
+		dpdk_port_destroy(node->dpdk);
 	if (node->datadir != NULL)
 		log_datadir_close(node->datadir);
+}
+
+/* The lane count is fixed for a cluster's life (keys are placed by it): the data directory
+ * records it at creation and a start with another count is refused, not served wrongly. */
+static int node_lanes_check(const struct node *node)
+{
+	char path[CONF_PATH_BYTES_MAX + 16];
+	snprintf(path, sizeof(path), "%s/LANES", node->conf.data_dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		f = fopen(path, "w");
+		if (f == NULL || fprintf(f, "%u\n", node->conf.lanes) < 0 || fflush(f) != 0 ||
+		    fsync(fileno(f)) != 0) {
+			LOG_ERROR("cannot write %s: %s", path, strerror(errno));
+			if (f != NULL)
+				fclose(f);
+			return -EIO;
+		}
+		fclose(f);
+		return 0;
+	}
+	unsigned lanes = 0;
+	int n = fscanf(f, "%u", &lanes);
+	fclose(f);
+	if (n != 1 || lanes != node->conf.lanes) {
+		LOG_ERROR("data directory %s was created with %u lanes but lanes is %u: the lane "
+			  "count is fixed for the cluster's life (keys are placed by it); start with "
+			  "lanes %u", node->conf.data_dir, lanes, node->conf.lanes, lanes);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int node_datadir_open(struct node *node)
@@ -371,14 +554,17 @@ static int node_datadir_open(struct node *node)
 		return 0;
 	char err[256];
 	int rc = log_datadir_open(node->conf.data_dir, &node->datadir, err, sizeof(err));
-	if (rc != 0)
+	if (rc != 0) {
 		LOG_ERROR("data directory %s: %s", node->conf.data_dir, err);
-	return rc;
+		return rc;
+	}
+	return node_lanes_check(node);
 }
 
 int main(int argc, char **argv)
 {
 	static struct node node;
+	node_the = &node;
 	bool check_only = false;
 	int eal_at;
 	log_process_name_set("spindled");

@@ -330,8 +330,8 @@ def spindle_cluster_start(ctx, name):
     stops them."""
     port = ctx.ports(3)[0]
     workdir = ctx.workdir(name)
-    r = subprocess.run([LOCAL_CLUSTER, "start", str(port), workdir], capture_output=True,
-                       timeout=120)
+    r = subprocess.run([LOCAL_CLUSTER, "start", "--binary", spindled_path(ctx), "--segment-bytes", "16m",
+                        str(port), workdir], capture_output=True, timeout=120)
     if r.returncode != 0:
         raise RuntimeError("local-cluster.sh start failed:\n" + r.stderr.decode(errors="replace"))
     stopper = ClusterStopper(workdir)
@@ -350,7 +350,7 @@ class ClusterStopper:
         return True
 
     def first_pid(self):
-        with open(os.path.join(self.workdir, "node0.pid")) as f:
+        with open(os.path.join(self.workdir, "n1.pid")) as f:
             return int(f.read().strip())
 
     def log_tail(self, lines=15):

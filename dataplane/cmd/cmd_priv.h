@@ -33,6 +33,10 @@ void cmd_loops_visit(struct cmd_loop *here, cmd_loop_visit_fn fn, void (*done)(v
 /* Connection and server commands (conncmd.c). Each answers into reply or defers it. */
 void cmd_conn_exec(struct cmd_loop *cl, struct net_conn *c, const struct kv_cmd *cmd,
 		   uint32_t argc, const struct resp_arg *argv, struct net_reply *reply);
+/* SPINDLE and WAIT (admin.c). */
+void cmd_spindle(struct cmd_loop *cl, const char *sub, uint32_t argc, const struct resp_arg *argv,
+		 struct net_reply *reply);
+void cmd_wait(struct cmd_loop *cl, uint32_t argc, const struct resp_arg *argv, struct resp_out *out);
 /* INFO (info.c). */
 void cmd_info(struct cmd_loop *cl, struct net_conn *c, uint32_t argc, const struct resp_arg *argv,
 	      struct net_reply *reply);

@@ -409,6 +409,10 @@ void cmd_conn_exec(struct cmd_loop *cl, struct net_conn *c, const struct kv_cmd 
 		kv_command_reply(argc, argv, out);
 	} else if (strcmp(name, "info") == 0) {
 		cmd_info(cl, c, argc, argv, reply);
+	} else if (strncmp(name, "spindle|", 8) == 0) {
+		cmd_spindle(cl, name + 8, argc, argv, reply);
+	} else if (strcmp(name, "wait") == 0) {
+		cmd_wait(cl, argc, argv, out);
 	} else {
 		resp_add_errorf(out, "ERR command '%s' is not available", name);
 	}

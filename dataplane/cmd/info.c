@@ -14,12 +14,16 @@
 #include "base/mem.h"
 #include "base/panic.h"
 #include "cmd/cmd_priv.h"
+#include "lane/xport.h"
+#include "log/log.h"
 
 #define INFO_SECTIONS_MAX 16
 
 struct info_loop_figures {
 	struct net_stats net;
 	struct loop_stats loop;
+	struct xport_stats xport;
+	bool has_xport;
 };
 
 struct info_req {
@@ -27,6 +31,9 @@ struct info_req {
 	struct net_req *req;
 	uint32_t sections;            /* bit per enum info_section */
 	struct info_loop_figures *loops;
+	struct lane_repl_info *lanes; /* filled by each lane's loop */
+	struct log_stats *logs;       /* likewise */
+	bool *has_log;
 };
 
 enum info_section {
@@ -148,11 +155,69 @@ static void info_memory(struct info_req *r, struct info_buf *b)
 	);
 }
 
+/* The whole node's log figures: sums, the worst flush latency, the newest snapshot. */
+static void info_persistence_totals(struct info_req *r, struct info_buf *b, uint32_t lanes)
+{
+	uint64_t bytes = 0, segs = 0, flushes = 0, appends = 0, snap_bytes = 0, refusals = 0;
+	uint64_t p50 = 0, p99 = 0, max = 0, avg_sum = 0, avg_n = 0;
+	int64_t snap_ms = 0;
+	bool nospace = false, direct = true;
+	for (uint32_t l = 0; l < lanes; l++) {
+		if (!r->has_log[l])
+			continue;
+		const struct log_stats *s = &r->logs[l];
+		bytes += s->log_bytes;
+		segs += s->segments;
+		flushes += s->flushes;
+		appends += s->appends;
+		snap_bytes += s->snapshot_bytes;
+		refusals += s->nospace_refusals;
+		p50 = MAX(p50, s->flush_ns_p50);
+		p99 = MAX(p99, s->flush_ns_p99);
+		max = MAX(max, s->flush_ns_max);
+		if (s->flushes > 0) {
+			avg_sum += s->flush_ns_avg;
+			avg_n++;
+		}
+		snap_ms = MAX(snap_ms, s->snapshot_wall_ms);
+		nospace |= s->nospace;
+		direct &= s->direct_io;
+	}
+	info_add(b, "spindle_log_bytes:%llu\r\nspindle_log_segments:%llu\r\nspindle_log_appends:%llu\r\n"
+		 "spindle_log_flushes:%llu\r\nspindle_flush_us_avg:%llu\r\nspindle_flush_us_p50_max:%llu\r\n"
+		 "spindle_flush_us_p99_max:%llu\r\nspindle_flush_us_max:%llu\r\nspindle_snapshot_bytes:%llu\r\n"
+		 "spindle_last_snapshot_time:%lld\r\nspindle_disk_full:%d\r\nspindle_nospace_refusals:%llu\r\n"
+		 "spindle_direct_io:%d\r\n",
+		 (unsigned long long)bytes, (unsigned long long)segs, (unsigned long long)appends,
+		 (unsigned long long)flushes, (unsigned long long)(avg_n ? avg_sum / avg_n / 1000 : 0),
+		 (unsigned long long)(p50 / 1000), (unsigned long long)(p99 / 1000),
+		 (unsigned long long)(max / 1000), (unsigned long long)snap_bytes,
+		 (long long)(snap_ms / 1000), nospace, (unsigned long long)refusals, direct);
+}
+
 static void info_persistence(struct info_req *r, struct info_buf *b)
 {
 	bool disk = r->cl->srv->conf->durability == CONF_DURABILITY_DISK;
+	uint32_t lanes = lane_set_count(r->cl->srv->lanes);
 	info_add(b, "# Persistence\r\nloading:0\r\nasync_loading:0\r\ndurability:%s\r\n"
-		 "aof_enabled:0\r\nrdb_bgsave_in_progress:0\r\n\r\n", disk ? "disk" : "memory");
+		 "aof_enabled:0\r\nrdb_bgsave_in_progress:0\r\n", disk ? "disk" : "memory");
+	if (disk) {
+		info_persistence_totals(r, b, lanes);
+		for (uint32_t l = 0; l < lanes; l++) {
+			if (!r->has_log[l])
+				continue;
+			const struct log_stats *s = &r->logs[l];
+			info_add(b, "lane%u_log:first=%llu,last=%llu,durable=%llu,bytes=%llu,segments=%u,"
+				 "snapshot_index=%llu,snapshot_bytes=%llu,flush_us_p50=%llu,flush_us_p99=%llu\r\n",
+				 l, (unsigned long long)s->first_index, (unsigned long long)s->last_index,
+				 (unsigned long long)s->durable_index, (unsigned long long)s->log_bytes,
+				 s->segments, (unsigned long long)s->snapshot_index,
+				 (unsigned long long)s->snapshot_bytes,
+				 (unsigned long long)(s->flush_ns_p50 / 1000),
+				 (unsigned long long)(s->flush_ns_p99 / 1000));
+		}
+	}
+	info_add(b, "\r\n");
 }
 
 static void info_stats(struct info_req *r, struct info_buf *b)
@@ -232,8 +297,83 @@ static void info_spindle(struct info_req *r, struct info_buf *b)
 static void info_visit(struct cmd_loop *cl, void *arg, unsigned index)
 {
 	struct info_req *r = arg;
+	struct lane_set *set = cl->srv->lanes;
 	net_loop_stats(cl->nl, &r->loops[index].net);
 	loop_stats_get(cl->loop, &r->loops[index].loop);
+	struct xport *x = lane_set_xport(set, cl->loop);
+	if (x != NULL) {
+		x->ops->stats(x, &r->loops[index].xport);
+		r->loops[index].has_xport = true;
+	}
+	if (!lane_set_durable(set))
+		return;
+	for (uint32_t l = 0; l < lane_set_count(set); l++) {
+		if (!lane_is_local(set, l, cl->loop))
+			continue;
+		if (r->sections & (1u << INFO_REPLICATION))
+			lane_repl_info_get(set, l, &r->lanes[l]);
+		if (r->sections & (1u << INFO_PERSISTENCE))
+			r->has_log[l] = lane_log_stats_get(set, l, &r->logs[l]);
+	}
+}
+
+static const char *info_role_name(const struct lane_repl_info *i)
+{
+	if (i->rs.failed)
+		return "failed";
+	return i->rs.role == REPL_ROLE_PRIMARY ? "primary" : "follower";
+}
+
+static void info_replication(struct info_req *r, struct info_buf *b)
+{
+	struct lane_set *set = r->cl->srv->lanes;
+	uint32_t lanes = lane_set_count(set), primaries = 0;
+	bool durable = lane_set_durable(set);
+	for (uint32_t l = 0; durable && l < lanes; l++)
+		primaries += r->lanes[l].rs.role == REPL_ROLE_PRIMARY;
+	/* Redis clients read role; spindle has a primary per lane, and every node takes writes. */
+	info_add(b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
+		 "spindle_replicas:%u\r\nspindle_primary_lanes:%u\r\n",
+		 lane_set_replicated(set) ? lane_set_peers(set) : 0, durable ? primaries : lanes);
+	for (uint32_t l = 0; durable && l < lanes; l++) {
+		const struct lane_repl_info *i = &r->lanes[l];
+		uint64_t lag_max = 0;
+		for (unsigned p = 0; p < i->peers; p++)
+			lag_max = MAX(lag_max, i->peer[p].lag);
+		info_add(b, "lane%u_repl:role=%s,epoch=%llu,primary=%d,commit=%llu,applied=%llu,"
+			 "durable=%llu,last=%llu,lag_max=%llu,forwarded=%llu,fwd_resent=%llu,"
+			 "rejected_stale=%llu,resends=%llu,snapshots_sent=%llu,snapshots_installed=%llu",
+			 l, info_role_name(i), (unsigned long long)i->rs.epoch,
+			 i->rs.primary == REPL_NODE_NONE ? -1 : (int)i->rs.primary,
+			 (unsigned long long)i->rs.commit_index, (unsigned long long)i->rs.applied_index,
+			 (unsigned long long)i->rs.durable_index, (unsigned long long)i->rs.last_index,
+			 (unsigned long long)lag_max, (unsigned long long)i->forwarded,
+			 (unsigned long long)i->fwd_resent,
+			 (unsigned long long)i->rs.counters[REPL_CNT_REJECT_STALE],
+			 (unsigned long long)i->rs.counters[REPL_CNT_RESENDS],
+			 (unsigned long long)i->rs.counters[REPL_CNT_SNAPSHOTS_SENT],
+			 (unsigned long long)i->rs.counters[REPL_CNT_SNAPSHOTS_INSTALLED]);
+		for (unsigned p = 0; p < i->peers; p++)
+			info_add(b, ",peer%u_match=%llu,peer%u_lag=%llu", i->peer[p].node,
+				 (unsigned long long)i->peer[p].match_index, i->peer[p].node,
+				 (unsigned long long)i->peer[p].lag);
+		info_add(b, "\r\n");
+	}
+	for (uint32_t k = 0; k < r->cl->srv->loops_count; k++) {
+		const struct info_loop_figures *f = &r->loops[k];
+		if (!f->has_xport)
+			continue;
+		const struct xport_stats *x = &f->xport;
+		info_add(b, "loop%u_xport:tx_msgs=%llu,tx_frames=%llu,tx_dropped=%llu,rx_msgs=%llu,"
+			 "rx_frames=%llu,drop_foreign=%llu,drop_version=%llu,drop_checksum=%llu,"
+			 "drop_malformed=%llu,drop_reassembly=%llu\r\n", k,
+			 (unsigned long long)x->tx_msgs, (unsigned long long)x->tx_frames,
+			 (unsigned long long)x->tx_dropped, (unsigned long long)x->rx_msgs,
+			 (unsigned long long)x->rx_frames, (unsigned long long)x->rx_drop_foreign,
+			 (unsigned long long)x->rx_drop_version, (unsigned long long)x->rx_drop_checksum,
+			 (unsigned long long)x->rx_drop_malformed, (unsigned long long)x->rx_drop_reassembly);
+	}
+	info_add(b, "\r\n");
 }
 
 static void info_done(void *arg)
@@ -247,7 +387,7 @@ static void info_done(void *arg)
 	if (r->sections & (1u << INFO_PERSISTENCE)) info_persistence(r, &b);
 	if (r->sections & (1u << INFO_STATS)) info_stats(r, &b);
 	if (r->sections & (1u << INFO_REPLICATION))
-		info_add(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+		info_replication(r, &b);
 	if (r->sections & (1u << INFO_CPU)) info_cpu(&b);
 	if (r->sections & (1u << INFO_KEYSPACE)) info_keyspace(r, &b);
 	if (r->sections & (1u << INFO_SPINDLE)) info_spindle(r, &b);
@@ -257,6 +397,9 @@ static void info_done(void *arg)
 	free(b.text);
 	struct net_req *req = r->req;
 	free(r->loops);
+	free(r->lanes);
+	free(r->logs);
+	free(r->has_log);
 	free(r);
 	net_req_finish(req);
 }
@@ -283,9 +426,19 @@ void cmd_info(struct cmd_loop *cl, struct net_conn *c, uint32_t argc, const stru
 {
 	(void)c;
 	struct info_req *r = calloc(1, sizeof(*r));
-	if (r != NULL)
+	if (r != NULL) {
 		r->loops = calloc(cl->srv->loops_count, sizeof(*r->loops));
-	if (r == NULL || r->loops == NULL) {
+		r->lanes = calloc(lane_set_count(cl->srv->lanes), sizeof(*r->lanes));
+		r->logs = calloc(lane_set_count(cl->srv->lanes), sizeof(*r->logs));
+		r->has_log = calloc(lane_set_count(cl->srv->lanes), sizeof(*r->has_log));
+	}
+	if (r == NULL || r->loops == NULL || r->lanes == NULL || r->logs == NULL || r->has_log == NULL) {
+		if (r != NULL) {
+			free(r->loops);
+			free(r->lanes);
+			free(r->logs);
+			free(r->has_log);
+		}
 		free(r);
 		resp_add_error(reply->out, "ERR out of memory");
 		return;

@@ -37,7 +37,7 @@ static void route_one_done(struct lane_req *lr)
 
 static void route_one(struct cmd_loop *cl, const struct kv_cmd *cmd, uint32_t argc,
 		      const struct resp_arg *argv, uint32_t lane, struct net_reply *reply,
-		      enum net_class cls)
+		      enum net_class cls, bool stale_ok)
 {
 	struct lane_set *lanes = cl->srv->lanes;
 	struct lane_req *lr = lane_req_get(lanes, cl->loop);
@@ -52,6 +52,7 @@ static void route_one(struct cmd_loop *cl, const struct kv_cmd *cmd, uint32_t ar
 	lr->out = reply->out;
 	lr->done = route_one_done;
 	lr->ctx = cl;
+	lr->stale_ok = stale_ok;
 	if (lane_submit(lanes, cl->loop, lr)) {
 		lane_req_put(lanes, cl->loop, lr);
 		return;
@@ -219,7 +220,7 @@ static int gather_split(struct gather *g, uint32_t argc, const struct resp_arg *
 
 static void gather_start(struct cmd_loop *cl, const struct kv_cmd *cmd, uint32_t argc,
 			 const struct resp_arg *argv, const uint32_t *lane_of,
-			 struct net_reply *reply)
+			 struct net_reply *reply, bool stale_ok)
 {
 	struct lane_set *lanes = cl->srv->lanes;
 	struct gather *g = calloc(1, sizeof(*g));
@@ -251,6 +252,7 @@ static void gather_start(struct cmd_loop *cl, const struct kv_cmd *cmd, uint32_t
 		lr->out = &p->out;
 		lr->done = gather_part_done;
 		lr->ctx = g;
+		lr->stale_ok = stale_ok;
 		if (lane_submit(lanes, cl->loop, lr))
 			gather_part_done(lr);
 	}
@@ -262,7 +264,6 @@ static void gather_start(struct cmd_loop *cl, const struct kv_cmd *cmd, uint32_t
 void cmd_route(struct cmd_loop *cl, struct net_conn *c, const struct kv_cmd *cmd, uint32_t argc,
 	       const struct resp_arg *argv, struct net_reply *reply, enum net_class cls)
 {
-	(void)c;
 	struct lane_set *lanes = cl->srv->lanes;
 	uint32_t *pos = cmd_key_positions(cl, argc * 2);
 	if (pos == NULL) {
@@ -277,8 +278,9 @@ void cmd_route(struct cmd_loop *cl, struct net_conn *c, const struct kv_cmd *cmd
 		lane_of[i] = lane_of_key(lanes, argv[pos[i]].ptr, argv[pos[i]].len);
 		one_lane &= lane_of[i] == first;
 	}
+	bool stale_ok = cls == NET_CLASS_READ && (net_conn_flags(c) & NET_CONN_READONLY);
 	if (one_lane) {
-		route_one(cl, cmd, argc, argv, first, reply, cls);
+		route_one(cl, cmd, argc, argv, first, reply, cls, stale_ok);
 		return;
 	}
 	bool gatherable = cls == NET_CLASS_READ && cmd->key_step == 1 && cmd->key_first == 1 &&
@@ -288,7 +290,7 @@ void cmd_route(struct cmd_loop *cl, struct net_conn *c, const struct kv_cmd *cmd
 		resp_add_error(reply->out, RESP_ERR_CROSSSLOT);
 		return;
 	}
-	gather_start(cl, cmd, argc, argv, lane_of, reply);
+	gather_start(cl, cmd, argc, argv, lane_of, reply, stale_ok);
 }
 
 /* ---- Every lane: DBSIZE, KEYS, SCAN, FLUSHALL, FLUSHDB ----

@@ -326,6 +326,46 @@ static const struct kv_cmd config_subs[] = {
 	},
 };
 
+/* spindle's own administration: the control plane (and operators, before it runs) promise
+ * epochs, set lane configurations, hand primacy over, and read each lane's state. */
+static const struct kv_cmd spindle_subs[] = {
+	{
+		.name = "config", .fullname = "spindle|config", .arity = -6,
+		.kind = KV_CMD_CONN,
+		.flags = KV_BIT(KV_RF_ADMIN) | KV_BIT(KV_RF_NOSCRIPT) | KV_BIT(KV_RF_LOADING) | KV_BIT(KV_RF_STALE),
+		.acl = KV_BIT(KV_ACL_ADMIN) | KV_BIT(KV_ACL_SLOW) | KV_BIT(KV_ACL_DANGEROUS),
+		.key_first = 0, .key_last = 0, .key_step = 0,
+	},
+	{
+		.name = "faults", .fullname = "spindle|faults", .arity = 3,
+		.kind = KV_CMD_CONN,
+		.flags = KV_BIT(KV_RF_ADMIN) | KV_BIT(KV_RF_NOSCRIPT) | KV_BIT(KV_RF_LOADING) | KV_BIT(KV_RF_STALE),
+		.acl = KV_BIT(KV_ACL_ADMIN) | KV_BIT(KV_ACL_SLOW) | KV_BIT(KV_ACL_DANGEROUS),
+		.key_first = 0, .key_last = 0, .key_step = 0,
+	},
+	{
+		.name = "handoff", .fullname = "spindle|handoff", .arity = 4,
+		.kind = KV_CMD_CONN,
+		.flags = KV_BIT(KV_RF_ADMIN) | KV_BIT(KV_RF_NOSCRIPT) | KV_BIT(KV_RF_LOADING) | KV_BIT(KV_RF_STALE),
+		.acl = KV_BIT(KV_ACL_ADMIN) | KV_BIT(KV_ACL_SLOW) | KV_BIT(KV_ACL_DANGEROUS),
+		.key_first = 0, .key_last = 0, .key_step = 0,
+	},
+	{
+		.name = "lanes", .fullname = "spindle|lanes", .arity = 2,
+		.kind = KV_CMD_CONN,
+		.flags = KV_BIT(KV_RF_ADMIN) | KV_BIT(KV_RF_NOSCRIPT) | KV_BIT(KV_RF_LOADING) | KV_BIT(KV_RF_STALE),
+		.acl = KV_BIT(KV_ACL_ADMIN) | KV_BIT(KV_ACL_SLOW),
+		.key_first = 0, .key_last = 0, .key_step = 0,
+	},
+	{
+		.name = "promise", .fullname = "spindle|promise", .arity = 4,
+		.kind = KV_CMD_CONN,
+		.flags = KV_BIT(KV_RF_ADMIN) | KV_BIT(KV_RF_NOSCRIPT) | KV_BIT(KV_RF_LOADING) | KV_BIT(KV_RF_STALE),
+		.acl = KV_BIT(KV_ACL_ADMIN) | KV_BIT(KV_ACL_SLOW) | KV_BIT(KV_ACL_DANGEROUS),
+		.key_first = 0, .key_last = 0, .key_step = 0,
+	},
+};
+
 static const struct kv_cmd kv_cmds[] = {
 	{
 		.name = "ping", .fullname = "ping", .arity = -1,
@@ -715,6 +755,16 @@ static const struct kv_cmd kv_cmds[] = {
 		.prepare = kv_prepare_verbatim,
 	},
 	{
+		.name = "spindle", .fullname = "spindle", .arity = -2,
+		.kind = KV_CMD_CONN | KV_CMD_CONTAINER,
+		.flags = 0,
+		.acl = KV_BIT(KV_ACL_SLOW),
+		.key_first = 0, .key_last = 0, .key_step = 0,
+		.since = "0.1.0", .group = "server",
+		.summary = "spindle's replication administration (epochs, lane configurations, state)",
+		.subs = spindle_subs, .subs_count = 5,
+	},
+	{
 		.name = "strlen", .fullname = "strlen", .arity = 2,
 		.kind = KV_CMD_READ,
 		.flags = KV_BIT(KV_RF_READONLY) | KV_BIT(KV_RF_FAST),
@@ -883,6 +933,15 @@ static const struct kv_cmd kv_cmds[] = {
 		.key_first = 0, .key_last = 0, .key_step = 0,
 		.since = "3.0.0", .group = "cluster",
 		.summary = "Ends READONLY on this connection",
+	},
+	{
+		.name = "wait", .fullname = "wait", .arity = 3,
+		.kind = KV_CMD_CONN,
+		.flags = KV_BIT(KV_RF_NOSCRIPT),
+		.acl = KV_BIT(KV_ACL_SLOW) | KV_BIT(KV_ACL_CONNECTION),
+		.key_first = 0, .key_last = 0, .key_step = 0,
+		.since = "3.0.0", .group = "generic",
+		.summary = "Returns the number of replicas that hold the connection's acknowledged writes",
 	},
 };
 

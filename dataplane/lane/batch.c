@@ -76,7 +76,7 @@ bool lane_write_begin(struct lane *lane, struct lane_req *req, struct resp_out *
 	if (lane->nospace || lane->log_nospace)
 		return lane_refuse(out, LANE_ERR_NOSPACE);
 	if (lane->batch.count == 0)
-		lane->batch_time_ms = MAX(time_wall_ms(), lane->last_time_ms);
+		lane->batch_time_ms = MAX(loop_wall_ms(lane->owner), lane->last_time_ms);
 	uint32_t ordinal = lane->batch.count;
 	size_t before = lane->batch.len;
 	if (kv_cmd_prepare(req->cmd, req->argc, req->argv, lane->batch_time_ms, &lane->batch, out) != 0)
@@ -259,7 +259,7 @@ void lane_waiters_close(struct lane *lane)
 
 static void lane_read_exec(struct lane *lane, struct lane_req *req, struct resp_out *out)
 {
-	kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, MAX(time_wall_ms(), lane->last_time_ms), out);
+	kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, MAX(loop_wall_ms(lane->owner), lane->last_time_ms), out);
 }
 
 bool lane_read_begin(struct lane *lane, struct lane_req *req, struct resp_out *out)
@@ -276,8 +276,10 @@ bool lane_read_begin(struct lane *lane, struct lane_req *req, struct resp_out *o
 		return true;
 	}
 	struct lane_read *r = malloc(sizeof(*r));
-	if (r == NULL)
+	if (r == NULL || lane_req_copy_args(req) != 0) {
+		free(r);
 		return lane_refuse(out, "ERR out of memory");
+	}
 	req->reply = out;
 	r->req = req;
 	r->read_index = read_index;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -48,8 +49,10 @@ void lane_req_put(struct lane_set *set, struct loop *here, struct lane_req *req)
 	ll->free_count++;
 }
 
-static int lane_req_copy_args(struct lane_req *req)
+int lane_req_copy_args(struct lane_req *req)
 {
+	if (req->args != NULL)
+		return 0;
 	size_t bytes = req->argc * sizeof(struct resp_arg);
 	for (uint32_t i = 0; i < req->argc; i++)
 		bytes += req->argv[i].len;
@@ -80,16 +83,29 @@ static void lane_count(struct lane *lane, const struct kv_cmd *cmd)
 /* Runs req on its lane, on the owning loop, writing the reply to out. Returns true when the
  * reply is complete; durable lanes answer writes once their entry is applied, and reads
  * that need the applied state to catch up or a round of acknowledgements later. */
+bool lane_exec_here(struct lane *lane, struct lane_req *req, struct resp_out *out)
+{
+	if (req->cmd->kind & KV_CMD_WRITE)
+		return lane_write_begin(lane, req, out);
+	return lane_read_begin(lane, req, out);
+}
+
 static bool lane_run(struct lane *lane, struct lane_req *req, struct resp_out *out)
 {
 	lane_count(lane, req->cmd);
 	if (!lane->set->cfg.durable) {
-		kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, time_wall_ms(), out);
+		kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, loop_wall_ms(lane->owner), out);
 		return true;
 	}
-	if (req->cmd->kind & KV_CMD_WRITE)
-		return lane_write_begin(lane, req, out);
-	return lane_read_begin(lane, req, out);
+	bool write = req->cmd->kind & KV_CMD_WRITE;
+	if (!write && req->stale_ok && lane->state == LANE_SERVING) {
+		/* READONLY: this replica's applied state, as Redis Cluster replicas serve it. */
+		kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, MAX(loop_wall_ms(lane->owner), lane->last_time_ms), out);
+		return true;
+	}
+	if (lane->state == LANE_SERVING && !lane->is_primary && lane_set_replicated(lane->set))
+		return lane_fwd_begin(lane, req, out);
+	return lane_exec_here(lane, req, out);
 }
 
 static void lane_on_return(struct loop *loop, void *arg)
@@ -228,6 +244,7 @@ static int lane_durable_work(struct lane *lane, int64_t now_ms)
 				  : "the disk has room again: writes resume");
 	}
 	work += lane_store_reads_retry(lane);
+	work += lane_fwd_tick(lane);
 	work += lane_snapshot_work(lane);
 	work += lane_snapshot_maybe(lane);
 	return work;
@@ -237,7 +254,11 @@ static int lane_loop_work(void *arg)
 {
 	struct lane_loop *ll = arg;
 	int work = 0;
-	int64_t now_ms = time_wall_ms();
+	int64_t now_ms = loop_wall_ms(ll->loop);
+	/* Counters for INFO are published a few hundred times a second, not every turn. */
+	bool publish = loop_now_ns(ll->loop) - ll->published_ns >= LANE_PUBLISH_NS;
+	if (publish)
+		ll->published_ns = loop_now_ns(ll->loop);
 	for (uint32_t i = 0; i < ll->lanes_count; i++) {
 		struct lane *lane = &ll->set->lanes[ll->lanes[i]];
 		work += (int)kv_db_work(lane->db, LANE_WORK_BUDGET);
@@ -245,7 +266,8 @@ static int lane_loop_work(void *arg)
 			work += (int)kv_db_expire_cycle(lane->db, now_ms, LANE_EXPIRE_BUDGET);
 		else
 			work += lane_durable_work(lane, now_ms);
-		lane_publish(lane);
+		if (publish)
+			lane_publish(lane);
 	}
 	return work;
 }
@@ -262,6 +284,7 @@ static int lane_loop_flush(void *arg)
 			continue;
 		work += lane_batch_seal(lane);
 		repl_flush(lane->repl);
+		lane_fwd_flush(lane);
 		if (lane->flush_needed) {
 			lane->flush_needed = false;
 			int rc = log_flush(lane->log);
@@ -269,12 +292,52 @@ static int lane_loop_flush(void *arg)
 				lane_fail(lane, rc, "log flush refused: %s", strerror(-rc));
 		}
 	}
+	if (ll->xport != NULL)
+		work += xport_flush(ll->xport);
 	return work;
+}
+
+static int lane_loop_xport_poll(void *arg)
+{
+	struct lane_loop *ll = arg;
+	return xport_poll(ll->xport);
+}
+
+void lane_set_xport_set(struct lane_set *set, struct loop *loop, struct xport *x)
+{
+	struct lane_loop *ll = lane_loop_of_loop(set, loop);
+	ll->xport = x;
+	ll->txbuf = malloc(LANE_TXBUF_BYTES);
+	ASSERT_MSG(ll->txbuf != NULL, "out of memory for the replication send buffer");
+	loop_poller_add(loop, &ll->xport_poller, "xport", lane_loop_xport_poll, ll);
+}
+
+bool lane_set_replicated(const struct lane_set *set)
+{
+	return set->cfg.peers_count > 0;
+}
+
+bool lane_set_durable(const struct lane_set *set)
+{
+	return set->cfg.durable;
+}
+
+uint32_t lane_set_peers(const struct lane_set *set)
+{
+	return set->cfg.peers_count;
+}
+
+struct xport *lane_set_xport(struct lane_set *set, struct loop *loop)
+{
+	return lane_loop_of_loop(set, loop)->xport;
 }
 
 static void lane_loop_tick(struct loop *loop, struct loop_timer *t)
 {
 	struct lane_loop *ll = t->arg;
+	if (ll->set->cfg.peers_count > 0 && ll->xport != NULL && ll->lanes_count > 0 &&
+	    ll->lanes[0] == 0)
+		lane_ping_peers(ll->set, &ll->set->lanes[0]);
 	for (uint32_t i = 0; i < ll->lanes_count; i++) {
 		struct lane *lane = &ll->set->lanes[ll->lanes[i]];
 		if (lane->repl != NULL && lane->state != LANE_FAILED)
@@ -318,6 +381,9 @@ struct lane_set *lane_set_create(const struct lane_set_config *cfg, struct loop 
 		list_init(&lane->proposed);
 		list_init(&lane->reads);
 		list_init(&lane->appends);
+		list_init(&lane->fwd_pending);
+		lane->primary_node = REPL_NODE_NONE;
+		resp_argv_init(&lane->fwd_argv);
 		resp_chunk_pool_init(&lane->discard_pool, 4);
 		lane->db = kv_db_create(ll->arena);
 		if (lane->db == NULL) {
@@ -329,6 +395,9 @@ struct lane_set *lane_set_create(const struct lane_set_config *cfg, struct loop 
 	}
 	if (cfg->durable)
 		atomic_store(&set->loading, cfg->lanes);
+	set->incarnation = (time_mono_ns() ^ ((uint64_t)getpid() << 20)) & ((1ull << 48) - 1);
+	for (uint32_t i = 0; i < cfg->lanes; i++)
+		lane_fwd_reset(&set->lanes[i]);
 	return set;
 }
 
@@ -352,6 +421,18 @@ uint32_t lane_set_loading(const struct lane_set *set)
 	return atomic_load((atomic_uint *)&set->loading);
 }
 
+void lane_set_quiesce(struct lane_set *set, struct loop *loop)
+{
+	struct lane_loop *ll = lane_loop_of_loop(set, loop);
+	if (!set->cfg.durable)
+		return;
+	for (uint32_t i = 0; i < ll->lanes_count; i++) {
+		struct lane *lane = &set->lanes[ll->lanes[i]];
+		lane_fwd_reset(lane);
+		lane_abandon(lane, 0);
+	}
+}
+
 static void lane_log_closed(void *arg)
 {
 	struct lane *lane = arg;
@@ -366,6 +447,8 @@ void lane_set_detach_loop(struct lane_set *set, struct loop *loop)
 		return;
 	loop_poller_remove(loop, &ll->flusher);
 	loop_timer_stop(loop, &ll->tick);
+	if (ll->xport != NULL)
+		loop_poller_remove(loop, &ll->xport_poller);
 	for (uint32_t i = 0; i < ll->lanes_count; i++) {
 		struct lane *lane = &set->lanes[ll->lanes[i]];
 		lane_snapshot_close(lane);
@@ -393,6 +476,7 @@ void lane_set_detach_loop(struct lane_set *set, struct loop *loop)
 		lane->log = NULL;
 		lane_meta_destroy(lane->meta);
 		lane->meta = NULL;
+		lane_snapshot_abandon(lane);
 	}
 }
 
@@ -406,6 +490,9 @@ void lane_set_destroy(struct lane_set *set)
 			kv_db_destroy(lane->db);
 		kv_enc_free(&lane->batch);
 		kv_dec_free(&lane->dec);
+		lane_fwd_in_reset_all(lane);
+		lane_fwd_out_free(lane);
+		resp_argv_free(&lane->fwd_argv);
 		free(lane->payload);
 		resp_chunk_pool_destroy(&lane->discard_pool);
 	}
@@ -417,6 +504,7 @@ void lane_set_destroy(struct lane_set *set)
 			free(req);
 		}
 		free(ll->lanes);
+		free(ll->txbuf);
 	}
 	free(set->lanes);
 	free(set);

@@ -51,6 +51,9 @@ struct lane_req {
 	struct resp_arg *args;        /* copied arguments, then their bytes */
 	struct resp_out *reply;       /* where the owning loop writes the reply */
 	uint32_t ordinal;             /* its command's place in a write batch */
+	bool stale_ok;                /* READONLY connection: a replica's state will do */
+	uint16_t fwd_origin;          /* forwarded here: the node to answer */
+	uint64_t fwd_incarnation;
 	struct list_node node;
 };
 
@@ -62,6 +65,7 @@ struct lane_counters {
 	atomic_uint_fast64_t expired_keys;
 	atomic_uint_fast64_t hits, misses;
 	atomic_uint_fast64_t reads, writes;
+	atomic_uint_fast64_t forwarded;   /* commands sent to the primary on another node */
 };
 
 struct repl_msg;
@@ -69,8 +73,7 @@ struct repl_msg;
 /* A lane has stopped for good (a failed disk write, corruption at recovery): the node must
  * stop. why is a sentence for the log. */
 typedef void (*lane_fatal_fn)(void *ctx, uint32_t lane, int err, const char *why);
-/* Sends a replication message of lane to node dst (the transport). */
-typedef void (*lane_send_fn)(void *ctx, uint32_t lane, unsigned dst, const struct repl_msg *m);
+#define LANE_PEERS_MAX 63
 
 struct lane_set_config {
 	uint32_t lanes;
@@ -86,8 +89,10 @@ struct lane_set_config {
 	uint32_t drift_ppm;
 	lane_fatal_fn fatal;
 	void *fatal_ctx;
-	lane_send_fn send;
-	void *send_ctx;
+	/* Replicated lanes: the other nodes (none: this node alone is every lane's primary). */
+	uint16_t peers[LANE_PEERS_MAX];
+	uint32_t peers_count;
+	unsigned bootstrap_primary;   /* a fresh cluster's first primary of every lane; 0: spread */
 };
 
 /* The lanes of this node, each assigned to loops[lane % loops]. Call before the loops run. */
@@ -100,8 +105,55 @@ struct log_disk;
 void lane_set_attach_loop(struct lane_set *set, struct loop *loop, struct log_disk *disk);
 /* Lanes of the whole set still recovering; clients should be let in once it is 0. */
 uint32_t lane_set_loading(const struct lane_set *set);
+/* Shutting down: answers every request waiting on loop's lanes (writes not yet applied,
+ * reads, forwarded commands) with an error that says the outcome is unknown, so that
+ * clients can be closed at once. On the loop's thread. */
+void lane_set_quiesce(struct lane_set *set, struct loop *loop);
 /* Stops the lanes' I/O on loop, on its thread, before the loops are destroyed. */
 void lane_set_detach_loop(struct lane_set *set, struct loop *loop);
+
+/* ---- Replication ---- */
+struct xport;
+/* The transport loop uses for its lanes; its receive callback must be lane_xport_recv with
+ * the set as context. Call on the loop's thread before lane_set_attach_loop(). */
+void lane_set_xport_set(struct lane_set *set, struct loop *loop, struct xport *x);
+void lane_xport_recv(void *ctx, uint16_t src, uint16_t lane, const uint8_t *msg, size_t len);
+
+#include "repl/repl.h"
+#define LANE_INFO_PEERS_MAX 8
+/* A lane's replication state for INFO and the control plane; on the lane's loop. */
+struct lane_repl_info {
+	uint32_t lane;
+	int state;
+	struct repl_state rs;
+	unsigned peers;
+	struct repl_peer_info peer[LANE_INFO_PEERS_MAX];
+	uint64_t caught_up;           /* primary: followers within lag_max of it (all members) */
+	uint64_t forwarded, fwd_resent, fwd_dropped, rx_dropped;
+};
+void lane_repl_info_get(struct lane_set *set, uint32_t lane, struct lane_repl_info *out);
+struct log_stats;
+/* A durable lane's log figures (INFO persistence); false for a lane without a log. On the
+ * lane's loop. */
+bool lane_log_stats_get(struct lane_set *set, uint32_t lane, struct log_stats *out);
+#define LANE_CAUGHT_UP_LAG 8
+/* Nodes heard from on the replication network within window_ms, this node included; any
+ * thread. */
+uint64_t lane_set_peers_heard(const struct lane_set *set, uint64_t window_ms);
+/* A lane's promise became durable: called on the lane's loop. */
+typedef void (*lane_promised_fn)(void *ctx, uint32_t lane, const struct repl_promise *p);
+/* Who hears of durable promises (the control link); set before the loops run. */
+void lane_set_promised_set(struct lane_set *set, lane_promised_fn fn, void *ctx);
+/* Administration, on the lane's loop (through lane_visit): promise an epoch (0 when durable,
+ * -EINPROGRESS while being saved: ask again), set a configuration, hand primacy over. */
+int lane_admin_promise(struct lane_set *set, uint32_t lane, uint64_t epoch, struct repl_promise *out);
+int lane_admin_config(struct lane_set *set, uint32_t lane, const struct repl_config *cfg);
+int lane_admin_handoff(struct lane_set *set, uint32_t lane, unsigned target);
+bool lane_set_replicated(const struct lane_set *set);
+bool lane_set_durable(const struct lane_set *set);
+uint32_t lane_set_peers(const struct lane_set *set);
+/* The transport of loop's lanes, or NULL; only on that loop. */
+struct xport *lane_set_xport(struct lane_set *set, struct loop *loop);
 
 uint32_t lane_set_count(const struct lane_set *set);
 uint32_t lane_of_key(const struct lane_set *set, const void *key, size_t len);

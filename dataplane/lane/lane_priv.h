@@ -6,6 +6,7 @@
 #define SPINDLE_LANE_PRIV_H
 
 #include "lane/lane.h"
+#include "lane/xport.h"
 #include "log/log.h"
 #include "repl/repl.h"
 
@@ -16,6 +17,7 @@
 #define LANE_BATCH_BYTES_MAX (REPL_ENTRY_BYTES_MAX - LANE_ENTRY_HEADER_BYTES)
 #define LANE_PENDING_APPENDS_MAX 4096        /* entries waiting for the log's write buffers */
 #define LANE_SNAPSHOT_RETRY_NS (1000ull * 1000000) /* after a failed snapshot (disk clock) */
+#define LANE_PUBLISH_NS (2ull * 1000000)     /* INFO counters refreshed this often */
 
 enum lane_state {
 	LANE_LOADING = 0,  /* recovering from disk */
@@ -102,6 +104,19 @@ struct lane {
 	struct lane_io_read reads_io[LANE_READS_MAX];
 	struct lane_snap_io *snap_io[LANE_READS_MAX];
 	struct lane_meta *meta;
+	/* Replication and forwarding. */
+	unsigned primary_node;         /* REPL_NODE_NONE when unknown */
+	uint64_t epoch;
+	struct list_node fwd_pending;  /* commands forwarded to the primary, by seq */
+	uint64_t fwd_incarnation;
+	uint64_t fwd_next_seq;
+	uint64_t fwd_resets;
+	uint64_t fwd_srtt_us, fwd_rttvar_us; /* the primary's answer time, smoothed */
+	struct lane_fwd_in *fwd_in[REPL_NODES_MAX]; /* channels from other nodes, as primary */
+	struct resp_argv fwd_argv;
+	struct lane_fwd_out *fwd_out[REPL_NODES_MAX]; /* forwarding messages gathered per node */
+	bool fwd_out_any;
+	uint64_t fwd_resent, fwd_dropped, rx_dropped, send_errors;
 	struct lane_snapshot *snap;    /* a snapshot being taken */
 	uint64_t snap_retry_ns;        /* no new snapshot before this (the disk's clock) */
 	struct lane_install *install;  /* a snapshot being received */
@@ -121,6 +136,11 @@ struct lane_loop {
 	uint32_t lanes_count;
 	unsigned arena;
 	struct log_disk *disk;
+	struct xport *xport;
+	uint8_t *txbuf;                /* LANE_TXBUF_BYTES: one encoded message */
+	struct repl_entry rx_entries[REPL_MSG_ENTRIES_MAX];
+	struct loop_poller xport_poller;
+	uint64_t published_ns;         /* counters last published for INFO */
 	struct loop_poller work;
 	struct loop_poller flusher;
 	struct loop_timer tick;
@@ -128,8 +148,16 @@ struct lane_loop {
 	uint32_t free_count;
 };
 
+#define LANE_TXBUF_BYTES (REPL_MSG_BYTES_MAX + 64)
+
 struct lane_set {
 	struct lane_set_config cfg;
+	uint64_t incarnation;         /* random at start: names this run's forwarding channels */
+	uint64_t rx_dropped;
+	atomic_uint_fast64_t heard_ms[REPL_NODES_MAX]; /* last message from each node */
+	uint64_t ping_ms;             /* last pings sent (by the loop owning lane 0) */
+	lane_promised_fn promised;
+	void *promised_ctx;
 	struct lane *lanes;
 	atomic_uint loading;          /* lanes still recovering */
 	struct lane_loop per_loop[LANE_LOOPS_MAX];
@@ -162,12 +190,41 @@ void lane_start_epoch(struct lane *lane);
 void lane_epoch_applied(struct lane *lane, const struct repl_entry *e);
 /* lane.c: a request's reply is complete: answer it on its loop. */
 void lane_req_complete(struct lane *lane, struct lane_req *req);
+/* Gives the request its own copy of its arguments (they pointed into a receive buffer that is
+ * reused once the call returns); needed before a request waits. 0 or -ENOMEM. */
+int lane_req_copy_args(struct lane_req *req);
+
+/* fwd.c */
+struct lane_fwd_in;
+struct lane_fwd_req;
+bool lane_fwd_begin(struct lane *lane, struct lane_req *req, struct resp_out *out);
+void lane_fwd_recv(struct lane *lane, unsigned src, int kind, const uint8_t *buf, size_t len);
+int lane_fwd_tick(struct lane *lane);
+void lane_fwd_reset(struct lane *lane);
+void lane_fwd_in_reset_all(struct lane *lane);
+void lane_fwd_in_clear(struct lane_fwd_in *ch);
+void lane_fwd_early_keep(struct lane_fwd_in *ch, const struct lane_fwd_req *m, const uint8_t *buf,
+			 size_t len);
+void lane_fwd_early_run(struct lane *lane, unsigned src, struct lane_fwd_in *ch);
+struct lane_fwd_out;
+void lane_fwd_flush(struct lane *lane);
+void lane_fwd_out_free(struct lane *lane);
+
+/* peer.c */
+void lane_send_raw(struct lane *lane, unsigned dst, const uint8_t *msg, size_t len);
+void lane_repl_send(void *ctx, unsigned dst, const struct repl_msg *m);
+void lane_start_replicated(struct lane *lane);
+void lane_ping_peers(struct lane_set *set, struct lane *lane);
+
+/* lane.c: runs req here, as this node's replica of the lane (no forwarding). */
+bool lane_exec_here(struct lane *lane, struct lane_req *req, struct resp_out *out);
 
 /* snap.c */
 void lane_snapshot_load(struct lane *lane, void (*done)(struct lane *lane, int err));
 int lane_snapshot_maybe(struct lane *lane);
 int lane_snapshot_work(struct lane *lane);
 void lane_snapshot_close(struct lane *lane);
+void lane_snapshot_abandon(struct lane *lane);
 void lane_snap_io_init(struct repl_io *io);
 
 /* meta.c */

@@ -56,9 +56,9 @@ static void snap_load_cb(struct log_snap_read *rd, int res)
 		return;
 	}
 	rd->offset += (uint64_t)res;
-	/* The log refuses a read at or past the end (-ENODATA, or -EINVAL inside the last
-	 * chunk) rather than reading 0 bytes: stop at the stream's size. */
-	if (rd->offset >= s->lane->recovery.snapshot_bytes) {
+	/* Chunks are whole except the last: a short one, or the recorded size, ends it (the log
+	 * reads only at chunk-aligned offsets). */
+	if ((uint32_t)res < LOG_SNAP_CHUNK_BYTES || rd->offset >= s->lane->recovery.snapshot_bytes) {
 		snap_load_finish(s, 0);
 		return;
 	}
@@ -98,8 +98,6 @@ static uint64_t snap_now_ns(const struct lane *lane)
 	return disk->ops->now_ns(disk);
 }
 
-/* A snapshot being taken. The log holds it until it reports the outcome, which may come
- * after the lane closed (kv is then NULL: the lane and its state are gone). */
 struct lane_snapshot {
 	struct lane *lane;
 	struct kv_snapshot *kv;
@@ -109,8 +107,6 @@ struct lane_snapshot {
 static ssize_t snap_source(void *arg, uint8_t *buf, size_t cap)
 {
 	struct lane_snapshot *s = arg;
-	if (s->kv == NULL)
-		return -ECANCELED;
 	for (;;) {
 		if (kv_snapshot_done(s->kv))
 			return kv_snapshot_error(s->kv) != 0 ? kv_snapshot_error(s->kv) : 0;
@@ -124,12 +120,12 @@ static void snap_taken(void *arg, int err, const struct log_snapshot_info *info)
 {
 	struct lane_snapshot *s = arg;
 	struct lane *lane = s->lane;
-	if (s->kv == NULL) {
+	kv_snapshot_end(s->kv);
+	lane->snap = NULL;
+	if (lane->repl == NULL) { /* the lane is closing */
 		free(s);
 		return;
 	}
-	kv_snapshot_end(s->kv);
-	lane->snap = NULL;
 	if (err != 0) {
 		/* Not again at once: a full disk would have it written and deleted in a loop. */
 		lane->snap_retry_ns = snap_now_ns(lane) + LANE_SNAPSHOT_RETRY_NS;
@@ -389,14 +385,10 @@ void lane_snap_io_init(struct repl_io *io)
 	io->snapshot_write = io_snapshot_write;
 }
 
+/* A snapshot still being written is ended by the log's completion (log_close completes it),
+ * or by lane_snapshot_abandon() if the log is destroyed without one. */
 void lane_snapshot_close(struct lane *lane)
 {
-	if (lane->snap != NULL) {
-		/* The log still holds it: snap_taken() frees it when the log cancels it. */
-		kv_snapshot_end(lane->snap->kv);
-		lane->snap->kv = NULL;
-		lane->snap = NULL;
-	}
 	install_free(lane);
 	for (unsigned t = 0; t < LANE_READS_MAX; t++) {
 		if (lane->snap_io[t] != NULL) {
@@ -405,4 +397,13 @@ void lane_snapshot_close(struct lane *lane)
 			lane->snap_io[t] = NULL;
 		}
 	}
+}
+
+void lane_snapshot_abandon(struct lane *lane)
+{
+	if (lane->snap == NULL)
+		return;
+	kv_snapshot_end(lane->snap->kv);
+	free(lane->snap);
+	lane->snap = NULL;
 }

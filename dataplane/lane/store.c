@@ -260,6 +260,13 @@ static void io_role(void *ctx, enum repl_role role, uint64_t epoch, unsigned pri
 {
 	struct lane *lane = ctx;
 	lane->is_primary = role == REPL_ROLE_PRIMARY;
+	if (epoch != lane->epoch) {
+		/* Forwarding channels belong to an epoch: what was in flight has an unknown end. */
+		lane_fwd_reset(lane);
+		lane_fwd_in_reset_all(lane);
+	}
+	lane->epoch = epoch;
+	lane->primary_node = role == REPL_ROLE_PRIMARY ? lane->set->cfg.node_id : primary;
 	LOG_INFO("lane %u: %s in epoch %llu (primary %d)", lane->id,
 		 role == REPL_ROLE_PRIMARY ? "primary" : "follower", (unsigned long long)epoch,
 		 primary == REPL_NODE_NONE ? -1 : (int)primary);
@@ -271,6 +278,8 @@ static void io_promised(void *ctx, const struct repl_promise *p)
 	LOG_INFO("lane %u: promised epoch %llu (last entry %llu of epoch %llu)", lane->id,
 		 (unsigned long long)p->epoch, (unsigned long long)p->last_index,
 		 (unsigned long long)p->last_epoch);
+	if (lane->set->promised != NULL)
+		lane->set->promised(lane->set->promised_ctx, lane->id, p);
 }
 
 static void io_fatal(void *ctx, int err, uint64_t index)
@@ -280,17 +289,12 @@ static void io_fatal(void *ctx, int err, uint64_t index)
 		  strerror(err < 0 ? -err : err));
 }
 
-static void io_send(void *ctx, unsigned dst, const struct repl_msg *m)
-{
-	struct lane *lane = ctx;
-	lane->set->cfg.send(lane->set->cfg.send_ctx, lane->id, dst, m);
-}
 
 static void store_io(struct lane *lane, struct repl_io *io)
 {
 	memset(io, 0, sizeof(*io));
 	io->ctx = lane;
-	io->send = io_send;
+	io->send = lane_repl_send;
 	io->append = io_append;
 	io->truncate = io_truncate;
 	io->read = io_read;
@@ -383,6 +387,9 @@ static void store_log_config(struct lane *lane, struct log_config *lc)
 	lc->lane = lane->id;
 	lc->segment_bytes = c->segment_bytes;
 	lc->entry_bytes_max = REPL_ENTRY_BYTES_MAX + LANE_ENTRY_HEADER_BYTES;
+	/* A write buffer holds at least one whole entry (the log needs its largest record plus
+	 * two blocks); untouched buffer memory costs nothing. */
+	lc->write_buf_bytes = ALIGN_UP(REPL_ENTRY_BYTES_MAX + 64 * 1024, LOG_BLOCK_BYTES);
 	lc->snapshot_log_bytes = c->snapshot_every_bytes;
 }
 
@@ -470,7 +477,10 @@ static void store_boot_repl(struct lane *lane)
 		return;
 	}
 	lane->applied_index = lane->recovery.snapshot_index;
-	lane_start_epoch(lane);
+	if (lane_set_replicated(lane->set))
+		lane_start_replicated(lane);
+	else
+		lane_start_epoch(lane);
 }
 
 /* Stops the lane's use of its log and metadata; I/O still in flight completes without going

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define XPORT_MSG_BYTES_MAX (4u * 1024 * 1024)
+#define XPORT_MSG_BYTES_MAX (4u * 1024 * 1024) /* one replication message: a 3 MiB entry and its headers */
 #define XPORT_NODES_MAX 64
 
 struct xport;

@@ -172,6 +172,7 @@ static void log_snapfile_closed(struct log_disk_io *io, int res)
 	struct log_snapfile *sf = container_of(io, struct log_snapfile, io);
 	struct log *log = sf->log;
 	(void)res;
+	list_unlink(&sf->node);
 	free(sf);
 	log_io_end(log);
 }
@@ -195,11 +196,11 @@ void log_snapfile_put(struct log_snapfile *sf)
 	}
 }
 
-/* A newer snapshot replaced sf: drop the log's own reference, so that it is deleted once
- * the reads still using it are done. */
+/* Drops the log's own reference: deleted once the reads in flight are done. */
 static void log_snapfile_retire(struct log_snapfile *sf)
 {
 	sf->retired = true;
+	list_push_back(&sf->log->retired, &sf->node);
 	log_snapfile_put(sf);
 }
 
@@ -213,6 +214,8 @@ void log_snap_free(struct log *log)
 	}
 	free(log->snap);
 	log->snap = NULL;
+	while (!list_empty(&log->retired))
+		free(list_entry(list_pop_front(&log->retired), struct log_snapfile, node));
 }
 
 /* ---- Writing ---- */
@@ -290,6 +293,11 @@ static void log_sw_chunk_done(struct log_disk_io *io, int res)
 		log_sw_error(w, res < 0 ? res : -EIO, "chunk write");
 	b->state = SWB_FREE;
 	b->fill = 0;
+	if (w->b[w->cur].state != SWB_FILLING) {
+		/* The other buffer is busy: this one takes the next bytes. */
+		w->cur = (int)(b - w->b);
+		b->state = SWB_FILLING;
+	}
 	log_sw_pump(w);
 	log_io_end(log);
 }
@@ -469,7 +477,7 @@ static void log_reset(struct log *log, uint64_t index, uint64_t epoch)
 	struct list_node *n, *tmp;
 	list_for_each_safe(n, tmp, &log->segs) {
 		list_unlink(n);
-		list_push_back(&log->dead, n);
+		log_seg_dead(log, list_entry(n, struct log_seg, node));
 	}
 	if (log->open_wb) {
 		/* Its entries are void now: the snapshot covers or replaces them. */
@@ -507,9 +515,10 @@ static void log_sw_installed(struct log_snapw *w)
 	uint64_t epoch = 0;
 	bool continues = log_epoch_at(log, w->index, &epoch) == 0 && epoch == w->epoch;
 	if (log_usable(log)) {
-		if (continues)
-			log_segs_delete_before(log, w->index);
-		else
+		if (continues) {
+			log->delete_upto = MAX(log->delete_upto, w->index);
+			log_segs_collect(log);
+		} else
 			log_reset(log, w->index, w->epoch);
 	}
 	LOG_INFO("lane %u: snapshot at index %" PRIu64 " epoch %" PRIu64 " is durable (%"
@@ -561,6 +570,12 @@ int log_snapshot_install_write(struct log *log, uint64_t offset, const void *buf
 		return w->err;
 	struct log_snapw_buf *b = &w->b[w->cur];
 	struct log_snapw_buf *o = &w->b[w->cur ^ 1];
+	/* A seal moves cur to the other buffer even while that one is still being written; once
+	 * its write is done it is free, and it is the next to fill. */
+	if (b->state == SWB_FREE) {
+		b->state = SWB_FILLING;
+		b->fill = 0;
+	}
 	size_t room = b->state == SWB_FILLING ? LOG_SNAP_CHUNK_BYTES - b->fill : 0;
 	if (o->state == SWB_FREE)
 		room += LOG_SNAP_CHUNK_BYTES;

@@ -330,10 +330,6 @@ void repl_become_primary(struct repl *r)
 	r->handoff_ready = false;
 	r->hb_due_ms = now;
 	repl_role_notify(r);
-	/* The NOOP needs only a cache slot; make one even if it costs an unapplied entry
-	 * (it can be read back from the log). */
-	while (!repl_cache_fits(&r->cache, 0) && r->cache.count > 0)
-		repl_cache_pop_front(&r->cache);
 	struct repl_entry noop = { .epoch = r->meta.epoch, .index = r->last_index + 1,
 				   .type = REPL_ENTRY_NOOP };
 	unsigned took = repl_log_append(r, &noop, 1);
@@ -355,17 +351,30 @@ bool repl_cache_make_room(struct repl *r, uint32_t len)
 	return true;
 }
 
+/* Caches an entry being appended, dropping older entries as needed: first those that are
+ * durable and applied, then any (the log has them all: reads return them). An entry larger
+ * than the whole cache is not cached; the cache then restarts after it. */
+static void cache_append(struct repl *r, const struct repl_entry *e)
+{
+	struct repl_cache *c = &r->cache;
+	if (!repl_cache_make_room(r, e->len)) {
+		while (c->count > 0 && !repl_cache_fits(c, e->len))
+			repl_cache_pop_front(c);
+	}
+	if (c->count == 0)
+		repl_cache_reset(c, e->index);
+	if (!repl_cache_push(c, e))
+		repl_cache_reset(c, e->index + 1);
+}
+
 unsigned repl_log_append(struct repl *r, const struct repl_entry *e, unsigned n)
 {
 	unsigned k = 0;
 	for (; k < n; k++) {
 		ASSERT(e[k].index == r->last_index + 1);
-		if (!repl_cache_make_room(r, e[k].len))
-			break;
 		if (repl_runs_push(&r->runs, e[k].index, e[k].epoch) != 0)
 			break;
-		bool cached = repl_cache_push(&r->cache, &e[k]);
-		ASSERT(cached);
+		cache_append(r, &e[k]);
 		r->last_index = e[k].index;
 		if (e[k].type == REPL_ENTRY_CONFIG && r->o.mode == REPL_MODE_ELECTION) {
 			struct repl_members m;

@@ -171,8 +171,8 @@ void repl_become_primary(struct repl *r);
 void repl_role_notify(struct repl *r);
 void repl_fail(struct repl *r, int err, uint64_t index);
 int repl_peers_sync(struct repl *r);
-/* Appends entries to our log: runs, cache (when they fit), the append I/O. Returns how many
- * it took (entries that do not fit in the cache are refused). */
+/* Appends entries to our log: runs, cache, the append I/O. Returns how many it took (all,
+ * unless memory for the epoch runs ran out). */
 unsigned repl_log_append(struct repl *r, const struct repl_entry *e, unsigned n);
 void repl_log_truncate(struct repl *r, uint64_t from_index);
 /* Makes room in the cache for len bytes by dropping entries that are durable and applied. */

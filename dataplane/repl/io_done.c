@@ -144,6 +144,9 @@ void repl_log_compacted(struct repl *r, uint64_t snap_index, uint64_t log_start,
 	ASSERT(known);
 	r->snap.index = snap_index;
 	r->snap.epoch = epoch;
+	/* The snapshot is durable, so everything it covers is, even entries whose own writes
+	 * have not completed yet. */
+	r->durable_index = MAX(r->durable_index, snap_index);
 	if (members)
 		r->snap.members = *members;
 	r->log_start = log_start;

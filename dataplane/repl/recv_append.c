@@ -112,7 +112,7 @@ void repl_recv_append(struct repl *r, const struct repl_msg *m)
 		return;
 	if (a->seq > r->seen_seq)
 		r->seen_seq = a->seq;
-	if (r->inst_active) { /* entries wait until the snapshot is in */
+	if (r->inst_active || r->inst_writing) { /* entries wait until the snapshot is in */
 		repl_ack_send(r, m->src, REPL_ACK_OK, 0, 0);
 		return;
 	}
@@ -144,8 +144,8 @@ void repl_recv_append(struct repl *r, const struct repl_msg *m)
 	/* Everything up to match_known is the primary's own log, so its commit index
 	 * applies to it. */
 	repl_commit_follow(r, MIN(a->commit_index, r->match_known));
-	/* New entries are acknowledged once durable (repl_ack_durable); everything else, and
-	 * a partial acceptance, is answered now. */
+	/* New entries are acknowledged once durable (repl_ack_durable); everything else (and
+	 * a partial acceptance, when memory ran out) is answered now. */
 	if (took == 0 || i + took < a->n_entries)
 		repl_ack_send(r, m->src, REPL_ACK_OK, 0, 0);
 }

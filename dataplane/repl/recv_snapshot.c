@@ -104,14 +104,17 @@ void repl_snapshot_write_done(struct repl *r, const struct repl_snapshot_meta *m
 		repl_fail(r, status, m->index);
 		return;
 	}
-	if (!r->inst_active || !meta_equal(&r->inst_meta, m) || offset != r->inst_next)
-		return; /* a transfer we gave up */
-	r->inst_next = offset + len;
-	if (r->inst_next < m->total_bytes) {
+	if (offset + len < m->total_bytes) {
+		if (!r->inst_active || !meta_equal(&r->inst_meta, m) || offset != r->inst_next)
+			return; /* a transfer we gave up */
+		r->inst_next = offset + len;
 		if (r->primary != REPL_NODE_NONE)
 			snapshot_ack_send(r, r->primary, m, r->inst_next);
 		return;
 	}
+	/* The last chunk: the host has replaced its state and log, so this node follows suit
+	 * even if it gave up on the transfer meanwhile (nothing was appended since: entries
+	 * wait while a chunk is being written). */
 	r->inst_active = false;
 	snapshot_installed(r, m);
 	if (r->primary != REPL_NODE_NONE)

@@ -31,7 +31,7 @@
 
 /* ---- Limits ---- */
 #define REPL_NODES_MAX 64                  /* node ids are 0..63; member sets are bitmaps */
-#define REPL_ENTRY_BYTES_MAX (1u << 20)    /* payload of one entry */
+#define REPL_ENTRY_BYTES_MAX (3u << 20)    /* payload of one entry: a batch of commands */
 #define REPL_MSG_ENTRIES_MAX 64            /* entries in one APPEND */
 #define REPL_INFLIGHT_MSGS_MAX 16          /* APPENDs unacknowledged per follower */
 #define REPL_SNAPSHOT_CHUNK_BYTES_MAX (1u << 20)
@@ -227,7 +227,10 @@ struct repl_io {
 	/* Starts removing every entry with index >= from_index (ordered with appends). */
 	void (*truncate)(void *ctx, uint64_t from_index);
 	/* Starts reading entries from from_index up to to_index (inclusive), stopping early at
-	 * about max_bytes (at least one entry). Completion: repl_read_done() with tag. */
+	 * about max_bytes (at least one entry). Every appended entry must be readable: the
+	 * core may ask for one that is not durable yet (the cache is only a cache, and a
+	 * follower drops uncommitted entries from it when it is full), and the host may then
+	 * complete the read once the entry is durable. Completion: repl_read_done() with tag. */
 	void (*read)(void *ctx, unsigned tag, uint64_t from_index, uint64_t to_index,
 		     size_t max_bytes);
 	/* Starts saving the metadata durably. Completion: repl_meta_done(). */
@@ -338,8 +341,9 @@ void repl_snapshot_read_done(struct repl *r, unsigned tag, const struct repl_sna
 			     uint64_t offset, const uint8_t *data, size_t len, int status);
 void repl_snapshot_write_done(struct repl *r, const struct repl_snapshot_meta *m,
 			      uint64_t offset, size_t len, int status);
-/* The host took a snapshot covering up to snap_index (an applied entry) and dropped the
- * log before log_start (snap_index + 1 at most: it may keep a tail for catch-up). */
+/* The host took a snapshot covering up to snap_index (an applied entry), made it durable,
+ * and dropped the log before log_start (snap_index + 1 at most: it may keep a tail for
+ * catch-up). */
 void repl_log_compacted(struct repl *r, uint64_t snap_index, uint64_t log_start,
 			const struct repl_members *members);
 

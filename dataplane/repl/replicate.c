@@ -152,6 +152,9 @@ void repl_replicate_entries(struct repl *r, unsigned node, const struct repl_ent
 	while (i < n && e[i].index < p->next)
 		i++;
 	while (i < n && e[i].index == p->next && window_open(r, p) && !p->snap) {
+		uint64_t prev_epoch;
+		if (p->next < r->log_start || !repl_epoch_at(r, p->next - 1, &prev_epoch))
+			return; /* compacted meanwhile: a snapshot is needed now */
 		unsigned k = batch_size(r, e + i, n - i);
 		for (unsigned j = 0; j < k; j++) {
 			uint64_t epoch;

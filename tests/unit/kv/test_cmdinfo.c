@@ -36,14 +36,14 @@ static void test_cmdinfo_count_and_all(void **state)
 	resp_out_init(&f.out, &f.pool, 2);
 	size_t len;
 	char *r = run(&f, 2, (const char *[]){ "COMMAND", "COUNT" }, 2, &len);
-	assert_string_equal(r, ":48\r\n");
+	assert_string_equal(r, ":50\r\n");
 	free(r);
 	r = run(&f, 2, (const char *[]){ "COMMAND" }, 1, &len);
-	assert_memory_equal(r, "*48\r\n*10\r\n$4\r\nping\r\n", 20);
-	assert_int_equal(count_str(r, "*10\r\n"), 48 + 16 + 7 + 5); /* with the subcommands */
+	assert_memory_equal(r, "*50\r\n*10\r\n$4\r\nping\r\n", 20);
+	assert_int_equal(count_str(r, "*10\r\n"), 50 + 16 + 7 + 5 + 5); /* with the subcommands */
 	free(r);
 	r = run(&f, 2, (const char *[]){ "COMMAND", "INFO" }, 2, &len);
-	assert_memory_equal(r, "*48\r\n", 5);
+	assert_memory_equal(r, "*50\r\n", 5);
 	free(r);
 	r = run(&f, 3, (const char *[]){ "COMMAND", "INFO", "get" }, 3, &len);
 	assert_memory_equal(r, "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n", 26);
@@ -62,7 +62,7 @@ static void test_cmdinfo_list(void **state)
 	resp_out_init(&f.out, &f.pool, 2);
 	size_t len;
 	char *r = run(&f, 2, (const char *[]){ "COMMAND", "LIST" }, 2, &len);
-	assert_memory_equal(r, "*76\r\n", 5); /* 48 commands and 28 subcommands */
+	assert_memory_equal(r, "*83\r\n", 5); /* 50 commands and 33 subcommands */
 	assert_int_equal(count_str(r, "$10\r\nconfig|get\r\n"), 1);
 	free(r);
 	r = run(&f, 2, (const char *[]){ "COMMAND", "LIST", "FILTERBY", "pattern", "CONFIG*" }, 5,
@@ -109,7 +109,7 @@ static void test_cmdinfo_docs_and_help(void **state)
 	assert_memory_equal(r, "*2\r\n$10\r\nconfig|get\r\n*2\r\n$5\r\ngroup\r\n", 35);
 	free(r);
 	r = run(&f, 2, (const char *[]){ "COMMAND", "DOCS" }, 2, &len);
-	assert_memory_equal(r, "*96\r\n", 5);
+	assert_memory_equal(r, "*100\r\n", 6); /* 50 commands, name and docs each */
 	free(r);
 	r = run(&f, 2, (const char *[]){ "COMMAND", "HELP" }, 2, &len);
 	assert_memory_equal(r, "*17\r\n+COMMAND <subcommand>", 25);

@@ -23,9 +23,11 @@
 #include <cmocka.h>
 
 #include "base/clock.h"
+#include "base/compiler.h"
 #include "lane/lane.h"
 #include "log/disk.h"
 #include "loop/loop.h"
+#include "repl/repl.h"
 #include "sim/disk.h"
 
 #define LF_LOOPS_MAX 2
@@ -33,7 +35,8 @@
 #define LF_ARGS_MAX 8
 #define LF_TURNS_MAX 200000        /* a wait that takes longer than this is a failure */
 #define LF_IDLE_ADVANCE_NS (10ull * 1000000)  /* disk clock moved per idle turn */
-#define LF_SEGMENT_BYTES (3ull << 20)         /* the smallest segment the lane's log accepts */
+/* About the smallest segment the lane's log accepts: two of its largest records. */
+#define LF_SEGMENT_BYTES ALIGN_UP(2ull * (REPL_ENTRY_BYTES_MAX + 4096) + 3 * 4096, 4096ull)
 #define LF_WHY_BYTES 512
 #define LF_CMD_BYTES_MAX 32768    /* a command given as a string */
 #define LF_FH_MAX 256             /* file handles the fixture tracks per disk */

@@ -11,7 +11,7 @@
 #include "fixture.h"
 #include "log/log.h"
 
-#define META_SEEDS 200
+#define META_SEEDS 100
 
 static void boot_ok(struct lf *f)
 {

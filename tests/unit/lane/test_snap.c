@@ -13,9 +13,9 @@
 #include "model.h"
 
 #define SNAP_KEYS 40
-#define SNAP_VALUE_BYTES (16u * 1024)
-#define SNAP_WRITES 320               /* about 5 MB of log: more than one segment */
-#define SNAP_EVERY_BYTES (1u << 20)
+#define SNAP_VALUE_BYTES (64u * 1024)
+#define SNAP_WRITES 320               /* about 20 MB of log: three segments */
+#define SNAP_EVERY_BYTES (2u << 20)
 
 static void value_fill(char *val, size_t len, uint32_t i)
 {

@@ -235,7 +235,8 @@ void fx_node_restart(struct fx_node *n)
 		}
 	}
 	struct repl_boot boot = { .meta = n->meta_saved, .snapshot = n->snap,
-				  .last_index = n->last, .runs = runs, .n_runs = n_runs };
+				  .last_index = n->last, .runs = runs, .n_runs = n_runs,
+				  .members = n->boot_members };
 	memset(n->applied, 0, sizeof(n->applied));
 	n->applied_last = n->snap.index;
 	n->r = node_create(n, &boot);
@@ -460,7 +461,8 @@ static bool deliver_one_round(struct fx_cluster *c)
 		n->n_msgs = 0;
 		for (unsigned k = 0; k < count; k++) {
 			unsigned dst = msgs[k].dst;
-			if (dst < c->count && !((c->down >> dst) & 1) && !((c->down >> i) & 1)) {
+			uint64_t off = c->down | c->cut;
+			if (dst < c->count && !((off >> dst) & 1) && !((off >> i) & 1)) {
 				struct fx_decoded d;
 				int rc = repl_msg_decode(msgs[k].bytes, msgs[k].len, &d.m, d.entries,
 							 REPL_MSG_ENTRIES_MAX);

@@ -88,6 +88,7 @@ struct fx_node {
 	int fatal_err;
 	uint64_t fatal_index;
 	uint64_t corrupt_index;         /* reads of this index fail with -EBADMSG */
+	struct repl_members boot_members; /* mode B: the configuration a restart starts from */
 	unsigned n_reads;               /* read I/Os started */
 };
 
@@ -128,7 +129,8 @@ void fx_config(struct fx_node *n, uint64_t epoch, unsigned primary, uint64_t vot
 struct fx_cluster {
 	struct fx_node node[FX_NODES_MAX];
 	unsigned count;
-	uint64_t down;       /* bitmap: messages to or from these nodes are dropped */
+	uint64_t down;       /* bitmap: these nodes neither tick nor exchange messages */
+	uint64_t cut;        /* bitmap: these nodes tick but exchange no messages */
 	uint64_t delivered;
 };
 

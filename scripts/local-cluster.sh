@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# A local spindle cluster on this machine, for trying spindle out and for the tests.
+#
+# Each node is one spindled process with its own data directory and config file. Clients
+# connect on loopback (ports PORT, PORT+1, ...). Replication goes over:
+#   dpdk  each node's replication port is a DPDK net_af_packet device on one end of a veth
+#         pair (sPORTnI); the other ends (sPORTnIb) are joined by a Linux bridge (sPORTbr),
+#         so several clusters on different ports can run side by side. The node ends stay in
+#         this namespace with no address and IPv6 off, so the kernel leaves their traffic to
+#         DPDK. Needs root. This is the default when run as root.
+#   udp   kernel UDP on loopback addresses 127.0.1.<node>, for machines without root or DPDK.
+#
+#   local-cluster.sh start [options] [PORT] DIR   start (options below); PORT defaults to 7001
+#   local-cluster.sh stop DIR                     SIGTERM every node, wait, remove the network
+#   local-cluster.sh status DIR                   nodes, pids, and each node's lanes
+#   local-cluster.sh kill|term|pause|resume|restart NODE DIR
+#                                                 kill -9 / SIGTERM / SIGSTOP / SIGCONT /
+#                                                 restart one node (its data is kept)
+#   local-cluster.sh link down|up NODE DIR        cut or restore a node's replication link
+# start options: --nodes N (3) --transport dpdk|udp --lanes N (8) --loops N (1)
+#   --binary PATH (build/spindled) --bootstrap-primary NODE (0: spread) --segment-bytes SIZE
+#   --set "KEY VALUE" (any spindled key, repeatable)
+#   --control-sockets (each node's control socket at DIR/nI.ctl, for a control daemon)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+die() { echo "local-cluster: $*" >&2; exit 1; }
+
+# Interface names: s<port>n<i> (node end), s<port>n<i>b (bridge end), s<port>br (bridge).
+ifname() { echo "s$1n$2"; }
+
+net_up() { # nodes port
+	local n=$1 port=$2 br="s${2}br"
+	ip link show "$br" >/dev/null 2>&1 || ip link add "$br" type bridge stp_state 0 forward_delay 0
+	sysctl -qw "net.ipv6.conf.$br.disable_ipv6=1" 2>/dev/null || true
+	ip link set "$br" up
+	for i in $(seq 1 "$n"); do
+		local ifc
+		ifc=$(ifname "$port" "$i")
+		if ! ip link show "$ifc" >/dev/null 2>&1; then
+			# DPDK 22.11's af_packet names its fanout group (pid ^ ifindex) & 0xffff, and the
+			# groups are shared by the whole namespace: nodes started together have close
+			# pids, so their interfaces get ifindexes far apart (a multiple of 4096).
+			local base=$((4096 * i + 8 * (port % 500)))
+			ip link add "$ifc" index $((base + 1)) type veth peer name "${ifc}b" \
+				index $((base + 2)) 2>/dev/null ||
+				ip link add "$ifc" type veth peer name "${ifc}b"
+		fi
+		for x in "$ifc" "${ifc}b"; do
+			sysctl -qw "net.ipv6.conf.$x.disable_ipv6=1" 2>/dev/null || true
+		done
+		ip link set "${ifc}b" master "$br" up
+		ip link set "$ifc" up
+	done
+	# af_packet joins a fanout group, which the kernel refuses on a link not yet running.
+	for i in $(seq 1 "$n"); do
+		for _ in $(seq 1 100); do
+			[ "$(cat "/sys/class/net/$(ifname "$port" "$i")/operstate" 2>/dev/null)" = up ] && break
+			sleep 0.05
+		done
+	done
+}
+
+net_down() { # nodes port
+	local n=$1 port=$2
+	for i in $(seq 1 "$n"); do
+		ip link del "$(ifname "$port" "$i")" 2>/dev/null || true
+	done
+	ip link del "s${port}br" 2>/dev/null || true
+}
+
+node_conf() { # dir i nodes transport port lanes loops bootstrap segment ctl extra...
+	local dir=$1 i=$2 n=$3 transport=$4 port=$5 lanes=$6 loops=$7 boot=$8 seg=$9 ctl=${10}
+	shift 10
+	local conf="$dir/n$i.conf"
+	{
+		echo "# node $i of a local $n-node cluster (scripts/local-cluster.sh)"
+		echo "node-id $i"
+		echo "port $((port + i - 1))"
+		echo "lanes $lanes"
+		echo "loops $loops"
+		echo "data-dir $dir/n$i"
+		echo "segment-bytes $seg"
+		echo "bootstrap-primary $boot"
+		echo "transport $transport"
+		echo "repl-udp-port 17500"
+		[ "$ctl" = yes ] && echo "control-socket $dir/n$i.ctl"
+		if [ "$transport" = dpdk ]; then
+			echo "repl-ip 10.98.0.$i"
+			echo "eal-args \"--lcores=(0-$loops)@(0-$(( $(nproc) - 1 ))) --file-prefix=spc-$port-$i --no-pci --no-telemetry --log-level=lib.eal:warning --vdev=net_af_packet0,iface=$(ifname "$port" "$i"),framecnt=4096 --no-huge -m 256\""
+		else
+			echo "repl-ip 127.0.1.$i"
+			echo "mtu 9000"
+		fi
+		for j in $(seq 1 "$n"); do
+			[ "$j" = "$i" ] && continue
+			if [ "$transport" = dpdk ]; then
+				echo "peer $j 10.98.0.$j $(cat "/sys/class/net/$(ifname "$port" "$j")/address") 127.0.0.1:$((port + j - 1))"
+			else
+				echo "peer $j 127.0.1.$j 127.0.0.1:$((port + j - 1))"
+			fi
+		done
+		for kv in "$@"; do
+			echo "$kv"
+		done
+	} > "$conf"
+}
+
+node_start() { # dir i
+	local dir=$1 i=$2 bin
+	bin=$(cat "$dir/binary")
+	"$bin" --config "$dir/n$i.conf" >> "$dir/n$i.log" 2>&1 &
+	echo $! > "$dir/n$i.pid"
+}
+
+node_wait() { # dir i [tries]: waits for PING; restarts a node whose af_packet fanout collided
+	local dir=$1 i=$2 tries=${3:-3} port
+	port=$(awk '$1=="port"{print $2}' "$dir/n$i.conf")
+	for _ in $(seq 1 300); do
+		if redis-cli -p "$port" PING 2>/dev/null | grep -q PONG; then
+			return 0
+		fi
+		if ! kill -0 "$(cat "$dir/n$i.pid")" 2>/dev/null; then
+			if [ "$tries" -gt 1 ] && tail -20 "$dir/n$i.log" | grep -q "could not set PACKET_FANOUT"; then
+				node_start "$dir" "$i"
+				node_wait "$dir" "$i" $((tries - 1))
+				return
+			fi
+			tail -20 "$dir/n$i.log" >&2
+			die "node $i exited at start (log: $dir/n$i.log)"
+		fi
+		sleep 0.1
+	done
+	die "node $i did not answer within 30 s (log: $dir/n$i.log)"
+}
+
+cmd_start() {
+	local nodes=3 transport="" lanes=8 loops=1 boot=0 seg=16m port=7001 dir="" ctl=no
+	local bin="$here/build/spindled" extra=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--nodes) nodes=$2; shift 2 ;;
+		--transport) transport=$2; shift 2 ;;
+		--lanes) lanes=$2; shift 2 ;;
+		--loops) loops=$2; shift 2 ;;
+		--binary) bin=$2; shift 2 ;;
+		--bootstrap-primary) boot=$2; shift 2 ;;
+		--segment-bytes) seg=$2; shift 2 ;;
+		--set) extra+=("$2"); shift 2 ;;
+		--control-sockets) ctl=yes; shift ;;
+		[0-9]*) port=$1; shift ;;
+		*) dir=$1; shift ;;
+		esac
+	done
+	[ -n "$dir" ] || die "start needs a directory"
+	[ -x "$bin" ] || die "no spindled at $bin (build first: scripts/setup.sh)"
+	if [ -z "$transport" ]; then
+		if [ "$(id -u)" -eq 0 ]; then transport=dpdk; else transport=udp; fi
+	fi
+	[ "$transport" = udp ] || [ "$(id -u)" -eq 0 ] || die "the dpdk transport needs root"
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	[ -f "$dir/nodes" ] && die "$dir already holds a cluster (stop it first)"
+	[ "$transport" = dpdk ] && net_up "$nodes" "$port"
+	echo "$bin" > "$dir/binary"
+	echo "$nodes $transport $port" > "$dir/nodes"
+	for i in $(seq 1 "$nodes"); do
+		node_conf "$dir" "$i" "$nodes" "$transport" "$port" "$lanes" "$loops" "$boot" "$seg" "$ctl" "${extra[@]+"${extra[@]}"}"
+		node_start "$dir" "$i"
+	done
+	for i in $(seq 1 "$nodes"); do
+		node_wait "$dir" "$i"
+	done
+	echo "local-cluster: $nodes nodes ($transport) on ports $port-$((port + nodes - 1)), data in $dir"
+}
+
+cmd_stop() {
+	local dir=$1 nodes transport port
+	[ -f "$dir/nodes" ] || die "no cluster in $dir"
+	read -r nodes transport port < "$dir/nodes"
+	for i in $(seq 1 "$nodes"); do
+		local pid
+		pid=$(cat "$dir/n$i.pid" 2>/dev/null || echo "")
+		[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
+	done
+	for i in $(seq 1 "$nodes"); do
+		local pid
+		pid=$(cat "$dir/n$i.pid" 2>/dev/null || echo "")
+		for _ in $(seq 1 200); do
+			[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+	done
+	[ "$transport" = dpdk ] && net_down "$nodes" "$port"
+	rm -f "$dir/nodes"
+	echo "local-cluster: stopped"
+}
+
+cmd_status() {
+	local dir=$1 nodes transport port
+	read -r nodes transport port < "$dir/nodes"
+	for i in $(seq 1 "$nodes"); do
+		local pid state=down
+		pid=$(cat "$dir/n$i.pid" 2>/dev/null || echo 0)
+		kill -0 "$pid" 2>/dev/null && state=up
+		echo "node $i: $state pid $pid port $((port + i - 1))"
+	done
+}
+
+cmd_node() { # action node dir
+	local action=$1 i=$2 dir=$3 pid
+	pid=$(cat "$dir/n$i.pid")
+	case "$action" in
+	kill) kill -9 "$pid" ;;
+	term) kill -TERM "$pid" ;;
+	pause) kill -STOP "$pid" ;;
+	resume) kill -CONT "$pid" ;;
+	restart)
+		kill -9 "$pid" 2>/dev/null || true
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+		node_start "$dir" "$i"
+		node_wait "$dir" "$i" ;;
+	esac
+}
+
+cmd_link() { # up|down node dir
+	local state=$1 i=$2 dir=$3 transport port
+	read -r _ transport port < "$dir/nodes"
+	[ "$transport" = dpdk ] || die "link up/down needs the dpdk transport"
+	ip link set "$(ifname "$port" "$i")b" "$state"
+}
+
+case "${1:-}" in
+start) shift; cmd_start "$@" ;;
+stop) cmd_stop "$2" ;;
+status) cmd_status "$2" ;;
+kill|term|pause|resume|restart) cmd_node "$1" "$2" "$3" ;;
+link) cmd_link "$2" "$3" "$4" ;;
+*) sed -n '2,25p' "$0" >&2; exit 2 ;;
+esac
