@@ -50,6 +50,27 @@ static void check_model(struct lf *f, struct lm *m, const char *when)
 
 /* ---- A full disk ---- */
 
+/* Writes until one is taken again (refused with MISCONF until then); m follows. */
+static void resume_writes(struct lf *f, struct lm *m, uint32_t from)
+{
+	struct lm tried;
+	lm_init(&tried);
+	bool resumed = false;
+	for (uint32_t t = 0; t < FULL_RESUME_TRIES && !resumed; t++) {
+		lf_settle(f);
+		lm_copy(&tried, m);
+		struct lf_op *w = write_value(f, &tried, from + t);
+		lf_wait_one(f, w);
+		resumed = lf_reply_is(w, "+OK\r\n");
+		if (resumed)
+			lm_copy(m, &tried);
+		else
+			assert_true(lf_reply_starts(w, "-MISCONF "));
+	}
+	assert_true(resumed);
+	lm_free(&tried);
+}
+
 static void full_disk(uint64_t snapshot_every_bytes)
 {
 	struct lf f;
@@ -88,19 +109,7 @@ static void full_disk(uint64_t snapshot_every_bytes)
 	assert_true(lf_reply_starts(w, "-MISCONF "));
 	/* Room again: writes resume once the log has prepared its next segment. */
 	sim_disk_capacity_set(f.disks[0].sim, 0);
-	bool resumed = false;
-	for (int t = 0; t < FULL_RESUME_TRIES && !resumed; t++) {
-		lf_settle(&f);
-		lm_copy(&tried, &m);
-		w = write_value(&f, &tried, i + 1 + (uint32_t)t);
-		lf_wait_one(&f, w);
-		resumed = lf_reply_is(w, "+OK\r\n");
-		if (resumed)
-			lm_copy(&m, &tried);
-		else
-			assert_true(lf_reply_starts(w, "-MISCONF "));
-	}
-	assert_true(resumed);
+	resume_writes(&f, &m, i + 1);
 	for (uint32_t k = 0; k < 40; k++) {
 		w = write_value(&f, &m, 1000 + k);
 		lf_wait_one(&f, w);
