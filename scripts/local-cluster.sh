@@ -8,7 +8,8 @@
 #         so several clusters on different ports can run side by side. The node ends stay in
 #         this namespace with no address and IPv6 off, so the kernel leaves their traffic to
 #         DPDK. Needs root. This is the default when run as root.
-#   udp   kernel UDP on loopback addresses 127.0.1.<node>, for machines without root or DPDK.
+#   udp   kernel UDP on loopback addresses 127.<a>.<b>.<node> derived from PORT (so clusters
+#         on different ports can run side by side), for machines without root or DPDK.
 #
 #   local-cluster.sh start [options] [PORT] DIR   start (options below); PORT defaults to 7001
 #   local-cluster.sh stop DIR                     SIGTERM every node, wait, remove the network
@@ -29,6 +30,8 @@ die() { echo "local-cluster: $*" >&2; exit 1; }
 
 # Interface names: s<port>n<i> (node end), s<port>n<i>b (bridge end), s<port>br (bridge).
 ifname() { echo "s$1n$2"; }
+# UDP replication addresses: 127.<1 + port/256 % 200>.<port % 256>.<node>.
+udpaddr() { echo "127.$((1 + $1 / 256 % 200)).$(($1 % 256)).$2"; }
 
 net_up() { # nodes port
 	local n=$1 port=$2 br="s${2}br"
@@ -90,7 +93,7 @@ node_conf() { # dir i nodes transport port lanes loops bootstrap segment ctl ext
 			echo "repl-ip 10.98.0.$i"
 			echo "eal-args \"--lcores=(0-$loops)@(0-$(( $(nproc) - 1 ))) --file-prefix=spc-$port-$i --no-pci --no-telemetry --log-level=lib.eal:warning --vdev=net_af_packet0,iface=$(ifname "$port" "$i"),framecnt=4096 --no-huge -m 256\""
 		else
-			echo "repl-ip 127.0.1.$i"
+			echo "repl-ip $(udpaddr "$port" "$i")"
 			echo "mtu 9000"
 		fi
 		for j in $(seq 1 "$n"); do
@@ -98,7 +101,7 @@ node_conf() { # dir i nodes transport port lanes loops bootstrap segment ctl ext
 			if [ "$transport" = dpdk ]; then
 				echo "peer $j 10.98.0.$j $(cat "/sys/class/net/$(ifname "$port" "$j")/address") 127.0.0.1:$((port + j - 1))"
 			else
-				echo "peer $j 127.0.1.$j 127.0.0.1:$((port + j - 1))"
+				echo "peer $j $(udpaddr "$port" "$j") 127.0.0.1:$((port + j - 1))"
 			fi
 		done
 		for kv in "$@"; do

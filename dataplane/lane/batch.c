@@ -81,7 +81,7 @@ bool lane_write_begin(struct lane *lane, struct lane_req *req, struct resp_out *
 	size_t before = lane->batch.len;
 	if (kv_cmd_prepare(req->cmd, req->argc, req->argv, lane->batch_time_ms, &lane->batch, out) != 0)
 		return true;
-	if (lane->batch.len > LANE_BATCH_BYTES_MAX) {
+	if (lane->batch.len > lane->batch_bytes_max) {
 		lane_batch_drop_last(lane, before);
 		if (before == 0)
 			return lane_refuse(out, "ERR command too large for the write log");

@@ -404,8 +404,9 @@ struct lane_set *lane_set_create(const struct lane_set_config *cfg, struct loop 
 void lane_set_attach_loop(struct lane_set *set, struct loop *loop, struct log_disk *disk)
 {
 	struct lane_loop *ll = lane_loop_of_loop(set, loop);
-	ASSERT(ll->loop == loop);
+	ASSERT(ll->loop == loop && !ll->attached);
 	ll->disk = disk;
+	ll->attached = true;
 	loop_poller_add(loop, &ll->work, "lanes", lane_loop_work, ll);
 	if (!set->cfg.durable)
 		return;
@@ -442,13 +443,18 @@ static void lane_log_closed(void *arg)
 void lane_set_detach_loop(struct lane_set *set, struct loop *loop)
 {
 	struct lane_loop *ll = lane_loop_of_loop(set, loop);
+	if (ll->xport != NULL) {
+		loop_poller_remove(loop, &ll->xport_poller);
+		ll->xport = NULL;
+	}
+	if (!ll->attached)
+		return; /* start-up stopped before the lanes were attached */
+	ll->attached = false;
 	loop_poller_remove(loop, &ll->work);
 	if (!set->cfg.durable)
 		return;
 	loop_poller_remove(loop, &ll->flusher);
 	loop_timer_stop(loop, &ll->tick);
-	if (ll->xport != NULL)
-		loop_poller_remove(loop, &ll->xport_poller);
 	for (uint32_t i = 0; i < ll->lanes_count; i++) {
 		struct lane *lane = &set->lanes[ll->lanes[i]];
 		lane_snapshot_close(lane);

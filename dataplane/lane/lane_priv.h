@@ -14,7 +14,8 @@
 #define LANE_TICK_NS (5ull * 1000000)        /* replication timers */
 #define LANE_ENTRY_HEADER_BYTES 9            /* kind (1) + the primary's time in ms (8) */
 #define LANE_PAYLOAD_KIND_COMMANDS 1
-#define LANE_BATCH_BYTES_MAX (REPL_ENTRY_BYTES_MAX - LANE_ENTRY_HEADER_BYTES)
+/* Room a segment keeps besides two largest records: its header and block rounding. */
+#define LANE_SEGMENT_RESERVE_BYTES (64u * 1024)
 #define LANE_PENDING_APPENDS_MAX 4096        /* entries waiting for the log's write buffers */
 #define LANE_SNAPSHOT_RETRY_NS (1000ull * 1000000) /* after a failed snapshot (disk clock) */
 #define LANE_PUBLISH_NS (2ull * 1000000)     /* INFO counters refreshed this often */
@@ -89,6 +90,7 @@ struct lane {
 	int64_t last_time_ms;          /* the time of the last entry: entries never go back */
 	struct kv_enc batch;           /* the open batch's commands */
 	uint8_t *payload;              /* the entry being proposed: header, then the batch */
+	uint32_t batch_bytes_max;      /* the largest batch: from the segment size and the core */
 	size_t payload_cap;
 	int64_t batch_time_ms;
 	struct list_node batch_waiters;
@@ -141,6 +143,7 @@ struct lane_loop {
 	struct repl_entry rx_entries[REPL_MSG_ENTRIES_MAX];
 	struct loop_poller xport_poller;
 	uint64_t published_ns;         /* counters last published for INFO */
+	bool attached;
 	struct loop_poller work;
 	struct loop_poller flusher;
 	struct loop_timer tick;

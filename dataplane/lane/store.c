@@ -386,10 +386,14 @@ static void store_log_config(struct lane *lane, struct log_config *lc)
 	lc->dir = lane->dir;
 	lc->lane = lane->id;
 	lc->segment_bytes = c->segment_bytes;
-	lc->entry_bytes_max = REPL_ENTRY_BYTES_MAX + LANE_ENTRY_HEADER_BYTES;
-	/* A write buffer holds at least one whole entry (the log needs its largest record plus
-	 * two blocks); untouched buffer memory costs nothing. */
-	lc->write_buf_bytes = ALIGN_UP(REPL_ENTRY_BYTES_MAX + 64 * 1024, LOG_BLOCK_BYTES);
+	/* A segment holds at least two of the largest records, and a write buffer one: the
+	 * largest batch follows from the segment size (3 MiB at most). Untouched buffer memory
+	 * costs nothing. */
+	uint64_t seg = c->segment_bytes ? c->segment_bytes : LOG_SEGMENT_BYTES_DEFAULT;
+	uint64_t entry_max = MIN((uint64_t)REPL_ENTRY_BYTES_MAX, (seg - LANE_SEGMENT_RESERVE_BYTES) / 2);
+	lc->entry_bytes_max = (uint32_t)entry_max;
+	lc->write_buf_bytes = (uint32_t)ALIGN_UP(entry_max + 64 * 1024, LOG_BLOCK_BYTES);
+	lane->batch_bytes_max = (uint32_t)entry_max - LANE_ENTRY_HEADER_BYTES;
 	lc->snapshot_log_bytes = c->snapshot_every_bytes;
 }
 
