@@ -35,8 +35,9 @@
 #define LF_ARGS_MAX 8
 #define LF_TURNS_MAX 200000        /* a wait that takes longer than this is a failure */
 #define LF_IDLE_ADVANCE_NS (10ull * 1000000)  /* disk clock moved per idle turn */
-/* About the smallest segment the lane's log accepts: two of its largest records. */
-#define LF_SEGMENT_BYTES ALIGN_UP(2ull * (REPL_ENTRY_BYTES_MAX + 4096) + 3 * 4096, 4096ull)
+/* Small segments (the largest batch follows from them: about 1 MB), so that the simulated
+ * disks, which hold every preallocated byte, stay small and fast. */
+#define LF_SEGMENT_BYTES (2ull << 20)
 #define LF_WHY_BYTES 512
 #define LF_CMD_BYTES_MAX 32768    /* a command given as a string */
 #define LF_FH_MAX 256             /* file handles the fixture tracks per disk */

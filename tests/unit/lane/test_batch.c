@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "lane/lane_priv.h"
 #include "model.h"
 
 static void boot_one(struct lf *f, uint32_t loops, uint32_t lanes)
@@ -297,7 +298,8 @@ static void test_largest_entry(void **state)
 	(void)state;
 	struct lf f;
 	boot_one(&f, 1, 1);
-	size_t big = REPL_ENTRY_BYTES_MAX - 128; /* the entry's header and the command's encoding */
+	/* The largest batch (white box), less the command's encoding. */
+	size_t big = f.set->lanes[0].batch_bytes_max - 64;
 	char *val = malloc(big + 4096);
 	assert_non_null(val);
 	for (size_t i = 0; i < big + 4096; i++)
