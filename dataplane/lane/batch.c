@@ -23,6 +23,10 @@
 			   "acknowledged; it may or may not have been applied"
 #define LANE_ERR_NOT_PRIMARY "TRYAGAIN this node is not the primary of the key's lane"
 #define LANE_ERR_FAILED "ERR this lane stopped after a disk error; see the server log"
+#define LANE_ERR_CLOSED "ERR the lane stopped before this request was answered; a write " \
+			"may or may not have been applied"
+#define LANE_ERR_BACKLOG "TRYAGAIN the lane's write log is full while the disk catches up; " \
+			 "retry shortly"
 
 static void lane_put64(uint8_t *p, uint64_t v)
 {
@@ -81,8 +85,12 @@ bool lane_write_begin(struct lane *lane, struct lane_req *req, struct resp_out *
 		lane_batch_drop_last(lane, before);
 		if (before == 0)
 			return lane_refuse(out, "ERR command too large for the write log");
-		/* The batch is full: send it on its way and start the next with this command. */
+		/* The batch is full: send it on its way and start the next with this command.
+		 * When the core cannot take it either (its window is full of entries not yet
+		 * durable), the write is refused: the batch must not grow past an entry. */
 		lane_batch_seal(lane);
+		if (lane->batch.count > 0)
+			return lane_refuse(out, LANE_ERR_BACKLOG);
 		return lane_write_begin(lane, req, out);
 	}
 	req->ordinal = ordinal;
@@ -222,6 +230,26 @@ void lane_abandon(void *ctx, uint64_t from_index)
 		struct lane_read *r = list_entry(pos, struct lane_read, node);
 		list_unlink(&r->node);
 		resp_add_error(r->req->reply, LANE_ERR_NOT_PRIMARY);
+		lane_req_complete(lane, r->req);
+		free(r);
+	}
+}
+
+/* The lane is closing (the node stops, maybe after a disk error): every request still
+ * waiting is answered with an error, so that no submitter waits forever. */
+void lane_waiters_close(struct lane *lane)
+{
+	struct list_node *n;
+	while ((n = list_pop_front(&lane->proposed)) != NULL) {
+		struct lane_batch *b = list_entry(n, struct lane_batch, node);
+		lane_waiters_fail(lane, &b->waiters, LANE_ERR_CLOSED);
+		free(b);
+	}
+	lane_waiters_fail(lane, &lane->batch_waiters, LANE_ERR_CLOSED);
+	kv_enc_reset(&lane->batch);
+	while ((n = list_pop_front(&lane->reads)) != NULL) {
+		struct lane_read *r = list_entry(n, struct lane_read, node);
+		resp_add_error(r->req->reply, LANE_ERR_CLOSED);
 		lane_req_complete(lane, r->req);
 		free(r);
 	}

@@ -467,8 +467,10 @@ void lane_set_detach_loop(struct lane_set *set, struct loop *loop)
 	/* Let the I/O in flight complete, so that nothing refers to the lanes any more. */
 	for (int turns = 0; turns < 100000; turns++) {
 		bool closing = false;
-		for (uint32_t i = 0; i < ll->lanes_count; i++)
-			closing |= set->lanes[ll->lanes[i]].log_closing;
+		for (uint32_t i = 0; i < ll->lanes_count; i++) {
+			struct lane *lane = &set->lanes[ll->lanes[i]];
+			closing |= lane->log_closing || lane_meta_busy(lane->meta);
+		}
 		if (!closing)
 			break;
 		loop_run_once(loop);
@@ -478,6 +480,8 @@ void lane_set_detach_loop(struct lane_set *set, struct loop *loop)
 		if (lane->log != NULL)
 			log_destroy(lane->log);
 		lane->log = NULL;
+		lane_meta_destroy(lane->meta);
+		lane->meta = NULL;
 		lane_snapshot_abandon(lane);
 	}
 }

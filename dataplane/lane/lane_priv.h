@@ -17,6 +17,7 @@
 /* Room a segment keeps besides two largest records: its header and block rounding. */
 #define LANE_SEGMENT_RESERVE_BYTES (64u * 1024)
 #define LANE_PENDING_APPENDS_MAX 4096        /* entries waiting for the log's write buffers */
+#define LANE_SNAPSHOT_RETRY_NS (1000ull * 1000000) /* after a failed snapshot (disk clock) */
 #define LANE_PUBLISH_NS (2ull * 1000000)     /* INFO counters refreshed this often */
 
 enum lane_state {
@@ -99,6 +100,7 @@ struct lane {
 	uint32_t appends_count;
 	bool flush_needed;
 	bool log_closing;
+	bool closed;                   /* stopped: late completions go no further */
 	struct kv_dec dec;
 	struct resp_chunk_pool discard_pool; /* replies nobody waits for (followers, replays) */
 	struct lane_io_read reads_io[LANE_READS_MAX];
@@ -118,6 +120,7 @@ struct lane {
 	bool fwd_out_any;
 	uint64_t fwd_resent, fwd_dropped, rx_dropped, send_errors;
 	struct lane_snapshot *snap;    /* a snapshot being taken */
+	uint64_t snap_retry_ns;        /* no new snapshot before this (the disk's clock) */
 	struct lane_install *install;  /* a snapshot being received */
 	int install_err;               /* a refused snapshot chunk, reported next turn */
 	struct repl_snapshot_meta install_err_meta;
@@ -183,6 +186,7 @@ bool lane_read_begin(struct lane *lane, struct lane_req *req, struct resp_out *o
 int lane_batch_seal(struct lane *lane);
 void lane_apply(void *ctx, const struct repl_entry *e);
 void lane_abandon(void *ctx, uint64_t from_index);
+void lane_waiters_close(struct lane *lane);
 void lane_read_confirmed(void *ctx, uint64_t seq);
 void lane_reads_serve(struct lane *lane);
 void lane_start_epoch(struct lane *lane);
@@ -236,5 +240,9 @@ void lane_meta_load(struct lane_meta *m, lane_meta_cb done);
 const struct repl_meta *lane_meta_get(const struct lane_meta *m);
 /* Writes the record durably into the older slot; repl_meta_done() follows. */
 void lane_meta_save(struct lane_meta *m, const struct repl_meta *meta);
+/* The lane stops: operations in flight complete without going further. Destroy it once it
+ * is no longer busy. */
+void lane_meta_close(struct lane_meta *m);
+bool lane_meta_busy(const struct lane_meta *m);
 
 #endif

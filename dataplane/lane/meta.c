@@ -37,6 +37,12 @@ struct lane_meta {
 	struct repl_meta saving;
 	int pending;                  /* operations of the current step */
 	int err;
+	bool created;                 /* a slot file was made: its name needs a directory sync */
+	uint32_t inflight;            /* disk operations not completed yet */
+	bool closing;                 /* the lane stopped: completions go no further */
+	int dir_step;
+	int dir_fh;
+	struct log_disk_io dir_io;
 	lane_meta_cb done;
 	char path[2][LOG_PATH_MAX + 16];
 };
@@ -119,7 +125,57 @@ const struct repl_meta *lane_meta_get(const struct lane_meta *m)
 	return &m->cur;
 }
 
+void lane_meta_close(struct lane_meta *m)
+{
+	if (m != NULL)
+		m->closing = true;
+}
+
+bool lane_meta_busy(const struct lane_meta *m)
+{
+	return m != NULL && m->inflight > 0;
+}
+
+/* A completion arrived: returns true when the lane has stopped and it must go no further. */
+static bool meta_io_end(struct lane_meta *m)
+{
+	ASSERT(m->inflight > 0);
+	m->inflight--;
+	return m->closing;
+}
+
 /* ---- Loading: open (create if missing) both slots, size them, read them ---- */
+
+static void meta_load_finish(struct lane_meta *m)
+{
+	lane_meta_cb done = m->done;
+	m->done = NULL;
+	done(m->lane, m->err);
+}
+
+/* A new slot file's name is durable only once its directory is synced: before any record
+ * saved in it can count (the core relies on a saved record surviving a crash). */
+static void meta_dir_cb(struct log_disk_io *io, int res)
+{
+	struct lane_meta *m = container_of(io, struct lane_meta, dir_io);
+	if (meta_io_end(m))
+		return;
+	if (res < 0 && m->err == 0)
+		m->err = res;
+	if (m->dir_step == 0 && res >= 0) {
+		m->dir_fh = res;
+		m->dir_step = 1;
+		m->inflight++;
+		m->disk->ops->sync(m->disk, io, m->dir_fh, 0);
+	} else if (m->dir_step == 1) {
+		m->dir_step = 2;
+		m->inflight++;
+		m->disk->ops->close(m->disk, io, m->dir_fh);
+	} else {
+		m->dir_fh = -1;
+		meta_load_finish(m);
+	}
+}
 
 static void meta_step_done(struct lane_meta *m, int err)
 {
@@ -127,15 +183,29 @@ static void meta_step_done(struct lane_meta *m, int err)
 		m->err = err;
 	if (--m->pending > 0)
 		return;
-	lane_meta_cb done = m->done;
-	m->done = NULL;
-	done(m->lane, m->err);
+	/* Slot 0 is first written by the second save, once slot 1 holds a record, and a save
+	 * tears only the slot it writes: with slot 0 written, one of them must be valid. */
+	if (m->err == 0 && m->seq == 0 && m->slots[0].size > 0) {
+		LOG_ERROR("lane %u: neither %s nor %s holds a valid record", m->lane->id, m->path[0],
+			  m->path[1]);
+		m->err = -EBADMSG;
+	}
+	if (m->err != 0 || !m->created) {
+		meta_load_finish(m);
+		return;
+	}
+	m->dir_step = 0;
+	m->dir_io.cb = meta_dir_cb;
+	m->inflight++;
+	m->disk->ops->open(m->disk, &m->dir_io, m->lane->dir, LOG_DISK_O_DIR | LOG_DISK_O_RDONLY);
 }
 
 static void meta_load_read_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
+	if (meta_io_end(m))
+		return;
 	if (res == (int)META_BYTES) {
 		struct repl_meta r = { .vote = REPL_NODE_NONE };
 		uint64_t seq = meta_decode(m->buf[s->slot], &r);
@@ -156,11 +226,14 @@ static void meta_load_size_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
+	if (meta_io_end(m))
+		return;
 	if (res < 0 || s->size < META_BYTES) {
 		meta_step_done(m, res < 0 ? res : 0); /* new or empty: no record */
 		return;
 	}
 	s->io.cb = meta_load_read_cb;
+	m->inflight++;
 	m->disk->ops->read(m->disk, &s->io, s->fh, m->buf[s->slot], META_BYTES, 0);
 }
 
@@ -169,6 +242,7 @@ static void meta_load_open_cb(struct log_disk_io *io, int res);
 static void meta_open(struct lane_meta_slot *s, unsigned flags)
 {
 	s->io.cb = meta_load_open_cb;
+	s->m->inflight++;
 	s->m->disk->ops->open(s->m->disk, &s->io, s->m->path[s->slot], flags);
 }
 
@@ -176,7 +250,10 @@ static void meta_load_open_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
+	if (meta_io_end(m))
+		return;
 	if (res == -ENOENT) {
+		m->created = true;
 		meta_open(s, LOG_DISK_O_CREATE);
 		return;
 	}
@@ -186,6 +263,7 @@ static void meta_load_open_cb(struct log_disk_io *io, int res)
 	}
 	s->fh = res;
 	s->io.cb = meta_load_size_cb;
+	m->inflight++;
 	m->disk->ops->size(m->disk, &s->io, s->fh, &s->size);
 }
 
@@ -205,11 +283,16 @@ static void meta_save_cb(struct log_disk_io *io, int res)
 {
 	struct lane_meta_slot *s = container_of(io, struct lane_meta_slot, io);
 	struct lane_meta *m = s->m;
+	if (meta_io_end(m))
+		return;
 	struct lane *lane = m->lane;
 	int status = res == (int)META_BYTES ? 0 : (res < 0 ? res : -EIO);
 	if (status == 0) {
 		m->seq++;
 		m->cur = m->saving;
+	} else {
+		lane_fail(lane, status, "cannot save the lane's metadata to %s: %s",
+			  m->path[s->slot], strerror(-status));
 	}
 	m->pending = 0;
 	repl_meta_done(lane->repl, &m->saving, status);
@@ -226,5 +309,6 @@ void lane_meta_save(struct lane_meta *m, const struct repl_meta *meta)
 	ASSERT(s->fh >= 0);
 	s->io.cb = meta_save_cb;
 	m->pending = 1;
+	m->inflight++;
 	m->disk->ops->write(m->disk, &s->io, s->fh, m->buf[slot], META_BYTES, 0, LOG_DISK_W_DSYNC);
 }

@@ -92,6 +92,12 @@ void lane_snapshot_load(struct lane *lane, void (*done)(struct lane *lane, int e
 
 /* ---- Taking one ---- */
 
+static uint64_t snap_now_ns(const struct lane *lane)
+{
+	struct log_disk *disk = lane->set->per_loop[loop_id(lane->owner)].disk;
+	return disk->ops->now_ns(disk);
+}
+
 struct lane_snapshot {
 	struct lane *lane;
 	struct kv_snapshot *kv;
@@ -121,8 +127,11 @@ static void snap_taken(void *arg, int err, const struct log_snapshot_info *info)
 		return;
 	}
 	if (err != 0) {
-		LOG_WARN("lane %u: snapshot at entry %llu failed: %s (the log keeps everything)",
-			 lane->id, (unsigned long long)s->index, strerror(-err));
+		/* Not again at once: a full disk would have it written and deleted in a loop. */
+		lane->snap_retry_ns = snap_now_ns(lane) + LANE_SNAPSHOT_RETRY_NS;
+		LOG_WARN("lane %u: snapshot at entry %llu failed: %s (the log keeps everything; "
+			 "trying again in %llu ms)", lane->id, (unsigned long long)s->index,
+			 strerror(-err), LANE_SNAPSHOT_RETRY_NS / 1000000);
 	} else {
 		LOG_INFO("lane %u: snapshot at entry %llu: %llu bytes in %llu ms", lane->id,
 			 (unsigned long long)info->index, (unsigned long long)info->bytes,
@@ -136,7 +145,7 @@ static void snap_taken(void *arg, int err, const struct log_snapshot_info *info)
 int lane_snapshot_maybe(struct lane *lane)
 {
 	if (lane->snap != NULL || lane->install != NULL || lane->state != LANE_SERVING ||
-	    !log_snapshot_due(lane->log))
+	    !log_snapshot_due(lane->log) || snap_now_ns(lane) < lane->snap_retry_ns)
 		return 0;
 	struct lane_snapshot *s = calloc(1, sizeof(*s));
 	if (s == NULL)

@@ -19,12 +19,16 @@ static void store_boot_repl(struct lane *lane);
 
 void lane_fail(struct lane *lane, int err, const char *fmt, ...)
 {
+	/* Reported once: the first reason is the precise one (a failed log or metadata write
+	 * then also stops the core, which reports it again in its own words). */
+	if (lane->state == LANE_FAILED)
+		return;
 	char why[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (lane->state != LANE_FAILED && lane->state == LANE_LOADING)
+	if (lane->state == LANE_LOADING)
 		atomic_fetch_sub(&lane->set->loading, 1);
 	lane->state = LANE_FAILED;
 	lane->set->cfg.fatal(lane->set->cfg.fatal_ctx, lane->id, err, why);
@@ -171,6 +175,8 @@ static void store_read_cb(struct log_read *rd, int err, const struct log_entry *
 					      .payload = entries[i].data, .len = entries[i].len,
 					      .type = (uint8_t)entries[i].type };
 	r->busy = false;
+	if (lane->repl == NULL)
+		return; /* the lane stopped */
 	if (err == -ESTALE) {
 		/* A truncation raced the read: read again. */
 		r->queued = true;
@@ -313,6 +319,8 @@ static const struct log_recovery *store_rec(const struct lane *lane)
 
 static void store_snapshot_loaded(struct lane *lane, int err)
 {
+	if (lane->closed)
+		return;
 	if (err != 0) {
 		lane_fail(lane, err, "cannot load the snapshot at entry %llu: %s",
 			  (unsigned long long)store_rec(lane)->snapshot_index, strerror(-err));
@@ -323,6 +331,14 @@ static void store_snapshot_loaded(struct lane *lane, int err)
 
 static void store_meta_loaded(struct lane *lane, int err)
 {
+	if (lane->closed)
+		return;
+	if (err == -EBADMSG) {
+		lane_fail(lane, err, "metadata damaged: neither %s/meta.0 nor %s/meta.1 holds a valid "
+			  "record although both were written; the epochs this lane promised are "
+			  "lost, so it must be restored from a replica", lane->dir, lane->dir);
+		return;
+	}
 	if (err != 0) {
 		lane_fail(lane, err, "cannot read %s/meta.*: %s", lane->dir, strerror(-err));
 		return;
@@ -392,7 +408,9 @@ void lane_store_open(struct lane *lane)
 	store_log_config(lane, &lc);
 	struct log_callbacks cbs = { .durable = store_durable, .fatal = store_log_fatal, .ctx = lane };
 	struct log_disk *disk = lane->set->per_loop[loop_id(lane->owner)].disk;
-	if (log_open(&lc, disk, &cbs, store_opened, lane) == NULL)
+	/* Known from the start, so that a lane stopped while it recovers closes the log. */
+	lane->log = log_open(&lc, disk, &cbs, store_opened, lane);
+	if (lane->log == NULL)
 		lane_fail(lane, -EINVAL, "bad log configuration for %s", lane->dir);
 }
 
@@ -469,14 +487,17 @@ static void store_boot_repl(struct lane *lane)
 		lane_start_epoch(lane);
 }
 
+/* Stops the lane's use of its log and metadata; I/O still in flight completes without going
+ * further (lane_set_detach_loop() waits for it, then frees the log and the metadata). */
 void lane_store_close(struct lane *lane)
 {
+	lane->closed = true;
+	lane_waiters_close(lane);
 	if (lane->repl != NULL)
 		repl_destroy(lane->repl);
 	lane->repl = NULL;
 	struct list_node *n;
 	while ((n = list_pop_front(&lane->appends)) != NULL)
 		free(list_entry(n, struct lane_append, node));
-	lane_meta_destroy(lane->meta);
-	lane->meta = NULL;
+	lane_meta_close(lane->meta);
 }
