@@ -22,6 +22,7 @@
 #include "base/panic.h"
 #include "cmd/cmd.h"
 #include "conf/conf.h"
+#include "ctl/ctl.h"
 #include "kv/kv.h"
 #include "lane/lane.h"
 #include "loop/loop.h"
@@ -63,6 +64,7 @@ struct node {
 	struct cmd_server *srv;
 	struct log_datadir *datadir;
 	struct dpdk_port *dpdk;
+	struct ctl_link *ctl;         /* on loop 0, when a control socket is configured */
 	atomic_uint serving;          /* loops that accept clients */
 	atomic_bool stopping;
 };
@@ -416,6 +418,16 @@ static int node_loop_start(struct node_loop *nl)
 	if (nl->net == NULL)
 		return -EADDRINUSE;
 	cmd_loop_net_set(nl->cmd, nl->net);
+	if (nl->index == 0 && node->conf.control_socket[0] != '\0') {
+		struct ctl_link_config lc = { .path = node->conf.control_socket,
+					      .node_id = node->conf.node_id,
+					      .heartbeat_ms = node->conf.heartbeat_ms, .loop = nl->loop,
+					      .loops = node->loop_ptrs, .loops_count = node->loops_count,
+					      .lanes = node->lanes };
+		node->ctl = ctl_link_create(&lc);
+		if (node->ctl == NULL)
+			return -EADDRINUSE;
+	}
 	atomic_fetch_add(&node->serving, 1);
 	return 0;
 }
@@ -427,6 +439,10 @@ static int node_loop_main(void *arg)
 	if (nl->rc == 0)
 		loop_run(nl->loop);
 	node_loop_drain(nl);
+	if (nl->index == 0 && nl->node->ctl != NULL) {
+		ctl_link_destroy(nl->node->ctl);
+		nl->node->ctl = NULL;
+	}
 	lane_set_detach_loop(nl->node->lanes, nl->loop);
 	if (nl->xport != NULL) {
 		/* The transport frees itself once the loop has handed back what is in flight. */
@@ -501,15 +517,48 @@ static void node_destroy(struct node *node)
 		log_datadir_close(node->datadir);
 }
 
+/* The lane count is fixed for a cluster's life (keys are placed by it): the data directory
+ * records it at creation and a start with another count is refused, not served wrongly. */
+static int node_lanes_check(const struct node *node)
+{
+	char path[CONF_PATH_BYTES_MAX + 16];
+	snprintf(path, sizeof(path), "%s/LANES", node->conf.data_dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		f = fopen(path, "w");
+		if (f == NULL || fprintf(f, "%u\n", node->conf.lanes) < 0 || fflush(f) != 0 ||
+		    fsync(fileno(f)) != 0) {
+			LOG_ERROR("cannot write %s: %s", path, strerror(errno));
+			if (f != NULL)
+				fclose(f);
+			return -EIO;
+		}
+		fclose(f);
+		return 0;
+	}
+	unsigned lanes = 0;
+	int n = fscanf(f, "%u", &lanes);
+	fclose(f);
+	if (n != 1 || lanes != node->conf.lanes) {
+		LOG_ERROR("data directory %s was created with %u lanes but lanes is %u: the lane "
+			  "count is fixed for the cluster's life (keys are placed by it); start with "
+			  "lanes %u", node->conf.data_dir, lanes, node->conf.lanes, lanes);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int node_datadir_open(struct node *node)
 {
 	if (node->conf.durability != CONF_DURABILITY_DISK)
 		return 0;
 	char err[256];
 	int rc = log_datadir_open(node->conf.data_dir, &node->datadir, err, sizeof(err));
-	if (rc != 0)
+	if (rc != 0) {
 		LOG_ERROR("data directory %s: %s", node->conf.data_dir, err);
-	return rc;
+		return rc;
+	}
+	return node_lanes_check(node);
 }
 
 int main(int argc, char **argv)

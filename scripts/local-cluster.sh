@@ -20,6 +20,7 @@
 # start options: --nodes N (3) --transport dpdk|udp --lanes N (8) --loops N (1)
 #   --binary PATH (build/spindled) --bootstrap-primary NODE (0: spread) --segment-bytes SIZE
 #   --set "KEY VALUE" (any spindled key, repeatable)
+#   --control-sockets (each node's control socket at DIR/nI.ctl, for a control daemon)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,9 +70,9 @@ net_down() { # nodes port
 	ip link del "s${port}br" 2>/dev/null || true
 }
 
-node_conf() { # dir i nodes transport port lanes loops bootstrap segment extra...
-	local dir=$1 i=$2 n=$3 transport=$4 port=$5 lanes=$6 loops=$7 boot=$8 seg=$9
-	shift 9
+node_conf() { # dir i nodes transport port lanes loops bootstrap segment ctl extra...
+	local dir=$1 i=$2 n=$3 transport=$4 port=$5 lanes=$6 loops=$7 boot=$8 seg=$9 ctl=${10}
+	shift 10
 	local conf="$dir/n$i.conf"
 	{
 		echo "# node $i of a local $n-node cluster (scripts/local-cluster.sh)"
@@ -84,6 +85,7 @@ node_conf() { # dir i nodes transport port lanes loops bootstrap segment extra..
 		echo "bootstrap-primary $boot"
 		echo "transport $transport"
 		echo "repl-udp-port 17500"
+		[ "$ctl" = yes ] && echo "control-socket $dir/n$i.ctl"
 		if [ "$transport" = dpdk ]; then
 			echo "repl-ip 10.98.0.$i"
 			echo "eal-args \"--lcores=(0-$loops)@(0-$(( $(nproc) - 1 ))) --file-prefix=spc-$port-$i --no-pci --no-telemetry --log-level=lib.eal:warning --vdev=net_af_packet0,iface=$(ifname "$port" "$i"),framecnt=4096 --no-huge -m 256\""
@@ -134,7 +136,7 @@ node_wait() { # dir i [tries]: waits for PING; restarts a node whose af_packet f
 }
 
 cmd_start() {
-	local nodes=3 transport="" lanes=8 loops=1 boot=0 seg=16m port=7001 dir=""
+	local nodes=3 transport="" lanes=8 loops=1 boot=0 seg=16m port=7001 dir="" ctl=no
 	local bin="$here/build/spindled" extra=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
@@ -146,6 +148,7 @@ cmd_start() {
 		--bootstrap-primary) boot=$2; shift 2 ;;
 		--segment-bytes) seg=$2; shift 2 ;;
 		--set) extra+=("$2"); shift 2 ;;
+		--control-sockets) ctl=yes; shift ;;
 		[0-9]*) port=$1; shift ;;
 		*) dir=$1; shift ;;
 		esac
@@ -163,7 +166,7 @@ cmd_start() {
 	echo "$bin" > "$dir/binary"
 	echo "$nodes $transport $port" > "$dir/nodes"
 	for i in $(seq 1 "$nodes"); do
-		node_conf "$dir" "$i" "$nodes" "$transport" "$port" "$lanes" "$loops" "$boot" "$seg" "${extra[@]+"${extra[@]}"}"
+		node_conf "$dir" "$i" "$nodes" "$transport" "$port" "$lanes" "$loops" "$boot" "$seg" "$ctl" "${extra[@]+"${extra[@]}"}"
 		node_start "$dir" "$i"
 	done
 	for i in $(seq 1 "$nodes"); do

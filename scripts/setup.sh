@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	dpdk dpdk-dev libdpdk-dev liburing-dev libjemalloc-dev libcmocka-dev
 	redis-server redis-tools python3 python3-redis
-	nftables iproute2 gnuplot-nox procps psmisc util-linux)
+	nftables iproute2 gnuplot-nox procps psmisc util-linux debhelper)
 
 want_asan=0
 for arg in "$@"; do

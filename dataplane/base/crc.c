@@ -1,17 +1,16 @@
 /* CRC16-XMODEM by table, and CRC32C by the SSE4.2 crc32 instruction with a table fallback
- * chosen once at start-up. The tables are computed once at
- * first use from the polynomials, so there is no large literal to review. */
+ * chosen once at start-up. The tables are computed from the polynomials by a constructor
+ * that runs before main(), so there is no large literal to review and no check per call. */
 #include "base/crc.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 
 static uint16_t crc16_table[256];
 static uint32_t crc32c_table[8][256];
 static bool crc32c_use_hw;
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
-static void crc_tables_build(void)
+/* Built before main() (and before any thread), so the hot paths need no once-check. */
+__attribute__((constructor)) static void crc_tables_build(void)
 {
 	for (unsigned i = 0; i < 256; i++) {
 		uint16_t c = (uint16_t)(i << 8);
@@ -35,7 +34,6 @@ static void crc_tables_build(void)
 
 uint16_t crc16_xmodem(const void *buf, size_t len)
 {
-	pthread_once(&crc_once, crc_tables_build);
 	const uint8_t *p = buf;
 	uint16_t crc = 0;
 	for (size_t i = 0; i < len; i++)
@@ -83,13 +81,11 @@ static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
 uint32_t crc32c_extend_sw(uint32_t crc, const void *buf, size_t len);
 uint32_t crc32c_extend_sw(uint32_t crc, const void *buf, size_t len)
 {
-	pthread_once(&crc_once, crc_tables_build);
 	return ~crc32c_sw(~crc, buf, len);
 }
 
 uint32_t crc32c_extend(uint32_t crc, const void *buf, size_t len)
 {
-	pthread_once(&crc_once, crc_tables_build);
 	if (crc32c_use_hw)
 		return ~crc32c_hw(~crc, buf, len);
 	return ~crc32c_sw(~crc, buf, len);

@@ -38,7 +38,7 @@ void cmd_dispatch(void *ctx, struct net_conn *c, struct resp_argv *av, struct ne
 	}
 	if (cmd->kind & KV_CMD_NO_DB) {
 		/* PING, ECHO: no state to order against; the reply still waits its turn. */
-		kv_cmd_exec(cmd, NULL, argc, argv, time_wall_ms(), reply->out);
+		kv_cmd_exec(cmd, NULL, argc, argv, loop_wall_ms(cl->loop), reply->out);
 		return;
 	}
 	enum net_class cls = cmd_class(cmd);

@@ -5,7 +5,10 @@
  * The file format is one `key value...` per line, as redis.conf: `#` starts a comment,
  * values may be double-quoted, sizes take k/m/g (powers of 1024) suffixes, booleans are
  * yes/no. Repeatable keys (peer) may appear on several lines. An unknown key, a malformed
- * value or a value out of range stops the start with the file, the line and the reason. */
+ * value or a value out of range stops the start with the file, the line and the reason.
+ * Keys come in groups (identity, clients, cores and lanes, storage, replication, NIC and
+ * DPDK, timeouts, limits, security, control plane and logging), in the reference and in
+ * docs/CONFIG.md alike. */
 #ifndef SPINDLE_CONF_CONF_H
 #define SPINDLE_CONF_CONF_H
 
@@ -18,6 +21,14 @@
 #define CONF_EAL_BYTES_MAX 1024
 #define CONF_PEERS_MAX 64
 #define CONF_ERR_BYTES_MAX 512
+#define CONF_CORES_MAX 128           /* one CPU per loop; as many as loops may be */
+#define CONF_CPU_ID_MAX 1023         /* CPU_SETSIZE - 1: what a cpu_set_t can name */
+#define CONF_NUMA_NODE_MAX 31        /* RTE_MAX_NUMA_NODES - 1 in DPDK 22.11 as Debian builds it */
+#define CONF_AUTO (-1)               /* main-core, numa-node: let spindled choose */
+/* A data directory leaves room, within the log's 256-byte paths, for the longest name
+ * inside it: "/lane-1023/snap-0123456789abcdef.tmp". */
+#define CONF_DATA_DIR_BYTES_MAX 200
+#define CONF_SOCKET_PATH_BYTES_MAX 108 /* sizeof(sun_path), with its NUL */
 
 enum conf_durability { CONF_DURABILITY_DISK = 0, CONF_DURABILITY_MEMORY = 1 };
 enum conf_transport { CONF_TRANSPORT_NONE = 0, CONF_TRANSPORT_DPDK, CONF_TRANSPORT_UDP };
@@ -48,6 +59,10 @@ struct conf {
 	/* Cores and lanes */
 	uint32_t loops;
 	uint32_t lanes;
+	uint16_t cores[CONF_CORES_MAX]; /* the CPU of loop i; read-only until cores_count */
+	uint32_t cores_count;           /* 0: the loops float over every CPU */
+	int32_t main_core;              /* CONF_AUTO or the CPU of the main thread */
+	int32_t numa_node;              /* CONF_AUTO or the node of the cores, NIC and memory */
 	bool spin;
 	uint32_t idle_sleep_us;
 	/* Storage */
@@ -68,10 +83,24 @@ struct conf {
 	uint16_t bootstrap_primary;
 	/* Control plane */
 	char control_socket[CONF_PATH_BYTES_MAX];
-	/* DPDK */
+	/* NIC and DPDK */
+	char nic[CONF_STR_BYTES_MAX];   /* PCI address or virtual device; "" = from eal-args */
+	uint32_t nic_rx_desc;
+	uint32_t nic_tx_desc;
+	uint32_t mbufs;                 /* 0: sized from the queues */
+	uint64_t hugepage_bytes;        /* 0: what spindled's EAL defaults take */
 	char eal_args[CONF_EAL_BYTES_MAX];
 	/* Diagnostics */
 	char log_level[16];
+};
+
+/* What the table says of one key: for the reference, the docs and their test. */
+struct conf_key_info {
+	const char *name;
+	const char *group;      /* "Identity", "Clients", ... in reference order */
+	const char *def;        /* the default as text; NULL for repeatable keys (peer) */
+	const char *doc;
+	const char *range;      /* "1 to 65535", "yes, no", "disk, memory"; "" if free text */
 };
 
 /* Fills every key with its default. */
@@ -92,5 +121,8 @@ void conf_dump(const struct conf *c, void *stream);
 int conf_get_text(const struct conf *c, const char *key, char *out, size_t out_len);
 /* Calls fn for each key name (for CONFIG GET patterns). */
 void conf_keys_foreach(void (*fn)(const char *key, void *arg), void *arg);
+/* Describes one key. range is written into range_buf. Returns 0 or -ENOENT. */
+int conf_key_info_get(const char *key, struct conf_key_info *out, char *range_buf,
+		      size_t range_len);
 
 #endif

@@ -72,7 +72,7 @@ bool lane_write_begin(struct lane *lane, struct lane_req *req, struct resp_out *
 	if (lane->nospace || lane->log_nospace)
 		return lane_refuse(out, LANE_ERR_NOSPACE);
 	if (lane->batch.count == 0)
-		lane->batch_time_ms = MAX(time_wall_ms(), lane->last_time_ms);
+		lane->batch_time_ms = MAX(loop_wall_ms(lane->owner), lane->last_time_ms);
 	uint32_t ordinal = lane->batch.count;
 	size_t before = lane->batch.len;
 	if (kv_cmd_prepare(req->cmd, req->argc, req->argv, lane->batch_time_ms, &lane->batch, out) != 0)
@@ -231,7 +231,7 @@ void lane_abandon(void *ctx, uint64_t from_index)
 
 static void lane_read_exec(struct lane *lane, struct lane_req *req, struct resp_out *out)
 {
-	kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, MAX(time_wall_ms(), lane->last_time_ms), out);
+	kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, MAX(loop_wall_ms(lane->owner), lane->last_time_ms), out);
 }
 
 bool lane_read_begin(struct lane *lane, struct lane_req *req, struct resp_out *out)

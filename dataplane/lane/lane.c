@@ -94,13 +94,13 @@ static bool lane_run(struct lane *lane, struct lane_req *req, struct resp_out *o
 {
 	lane_count(lane, req->cmd);
 	if (!lane->set->cfg.durable) {
-		kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, time_wall_ms(), out);
+		kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, loop_wall_ms(lane->owner), out);
 		return true;
 	}
 	bool write = req->cmd->kind & KV_CMD_WRITE;
 	if (!write && req->stale_ok && lane->state == LANE_SERVING) {
 		/* READONLY: this replica's applied state, as Redis Cluster replicas serve it. */
-		kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, MAX(time_wall_ms(), lane->last_time_ms), out);
+		kv_cmd_exec(req->cmd, lane->db, req->argc, req->argv, MAX(loop_wall_ms(lane->owner), lane->last_time_ms), out);
 		return true;
 	}
 	if (lane->state == LANE_SERVING && !lane->is_primary && lane_set_replicated(lane->set))
@@ -254,7 +254,11 @@ static int lane_loop_work(void *arg)
 {
 	struct lane_loop *ll = arg;
 	int work = 0;
-	int64_t now_ms = time_wall_ms();
+	int64_t now_ms = loop_wall_ms(ll->loop);
+	/* Counters for INFO are published a few hundred times a second, not every turn. */
+	bool publish = loop_now_ns(ll->loop) - ll->published_ns >= LANE_PUBLISH_NS;
+	if (publish)
+		ll->published_ns = loop_now_ns(ll->loop);
 	for (uint32_t i = 0; i < ll->lanes_count; i++) {
 		struct lane *lane = &ll->set->lanes[ll->lanes[i]];
 		work += (int)kv_db_work(lane->db, LANE_WORK_BUDGET);
@@ -262,7 +266,8 @@ static int lane_loop_work(void *arg)
 			work += (int)kv_db_expire_cycle(lane->db, now_ms, LANE_EXPIRE_BUDGET);
 		else
 			work += lane_durable_work(lane, now_ms);
-		lane_publish(lane);
+		if (publish)
+			lane_publish(lane);
 	}
 	return work;
 }
@@ -330,6 +335,9 @@ struct xport *lane_set_xport(struct lane_set *set, struct loop *loop)
 static void lane_loop_tick(struct loop *loop, struct loop_timer *t)
 {
 	struct lane_loop *ll = t->arg;
+	if (ll->set->cfg.peers_count > 0 && ll->xport != NULL && ll->lanes_count > 0 &&
+	    ll->lanes[0] == 0)
+		lane_ping_peers(ll->set, &ll->set->lanes[0]);
 	for (uint32_t i = 0; i < ll->lanes_count; i++) {
 		struct lane *lane = &ll->set->lanes[ll->lanes[i]];
 		if (lane->repl != NULL && lane->state != LANE_FAILED)
@@ -464,6 +472,7 @@ void lane_set_detach_loop(struct lane_set *set, struct loop *loop)
 		if (lane->log != NULL)
 			log_destroy(lane->log);
 		lane->log = NULL;
+		lane_snapshot_abandon(lane);
 	}
 }
 

@@ -128,9 +128,18 @@ struct lane_repl_info {
 	struct repl_state rs;
 	unsigned peers;
 	struct repl_peer_info peer[LANE_INFO_PEERS_MAX];
+	uint64_t caught_up;           /* primary: followers within lag_max of it (all members) */
 	uint64_t forwarded, fwd_resent, fwd_dropped, rx_dropped;
 };
 void lane_repl_info_get(struct lane_set *set, uint32_t lane, struct lane_repl_info *out);
+#define LANE_CAUGHT_UP_LAG 8
+/* Nodes heard from on the replication network within window_ms, this node included; any
+ * thread. */
+uint64_t lane_set_peers_heard(const struct lane_set *set, uint64_t window_ms);
+/* A lane's promise became durable: called on the lane's loop. */
+typedef void (*lane_promised_fn)(void *ctx, uint32_t lane, const struct repl_promise *p);
+/* Who hears of durable promises (the control link); set before the loops run. */
+void lane_set_promised_set(struct lane_set *set, lane_promised_fn fn, void *ctx);
 /* Administration, on the lane's loop (through lane_visit): promise an epoch (0 when durable,
  * -EINPROGRESS while being saved: ask again), set a configuration, hand primacy over. */
 int lane_admin_promise(struct lane_set *set, uint32_t lane, uint64_t epoch, struct repl_promise *out);

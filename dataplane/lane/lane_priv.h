@@ -16,6 +16,7 @@
 #define LANE_PAYLOAD_KIND_COMMANDS 1
 #define LANE_BATCH_BYTES_MAX (REPL_ENTRY_BYTES_MAX - LANE_ENTRY_HEADER_BYTES)
 #define LANE_PENDING_APPENDS_MAX 4096        /* entries waiting for the log's write buffers */
+#define LANE_PUBLISH_NS (2ull * 1000000)     /* INFO counters refreshed this often */
 
 enum lane_state {
 	LANE_LOADING = 0,  /* recovering from disk */
@@ -136,6 +137,7 @@ struct lane_loop {
 	uint8_t *txbuf;                /* LANE_TXBUF_BYTES: one encoded message */
 	struct repl_entry rx_entries[REPL_MSG_ENTRIES_MAX];
 	struct loop_poller xport_poller;
+	uint64_t published_ns;         /* counters last published for INFO */
 	struct loop_poller work;
 	struct loop_poller flusher;
 	struct loop_timer tick;
@@ -149,6 +151,10 @@ struct lane_set {
 	struct lane_set_config cfg;
 	uint64_t incarnation;         /* random at start: names this run's forwarding channels */
 	uint64_t rx_dropped;
+	atomic_uint_fast64_t heard_ms[REPL_NODES_MAX]; /* last message from each node */
+	uint64_t ping_ms;             /* last pings sent (by the loop owning lane 0) */
+	lane_promised_fn promised;
+	void *promised_ctx;
 	struct lane *lanes;
 	atomic_uint loading;          /* lanes still recovering */
 	struct lane_loop per_loop[LANE_LOOPS_MAX];
@@ -204,6 +210,7 @@ void lane_fwd_out_free(struct lane *lane);
 void lane_send_raw(struct lane *lane, unsigned dst, const uint8_t *msg, size_t len);
 void lane_repl_send(void *ctx, unsigned dst, const struct repl_msg *m);
 void lane_start_replicated(struct lane *lane);
+void lane_ping_peers(struct lane_set *set, struct lane *lane);
 
 /* lane.c: runs req here, as this node's replica of the lane (no forwarding). */
 bool lane_exec_here(struct lane *lane, struct lane_req *req, struct resp_out *out);
@@ -213,6 +220,7 @@ void lane_snapshot_load(struct lane *lane, void (*done)(struct lane *lane, int e
 int lane_snapshot_maybe(struct lane *lane);
 int lane_snapshot_work(struct lane *lane);
 void lane_snapshot_close(struct lane *lane);
+void lane_snapshot_abandon(struct lane *lane);
 void lane_snap_io_init(struct repl_io *io);
 
 /* meta.c */

@@ -50,6 +50,7 @@ void lane_xport_recv(void *ctx, uint16_t src, uint16_t lane_id, const uint8_t *m
 		return;
 	}
 	struct lane *lane = &set->lanes[lane_id];
+	atomic_store_explicit(&set->heard_ms[src], lane_now_ms(NULL), memory_order_relaxed);
 	if (lane->repl == NULL || lane->state == LANE_FAILED) {
 		lane->rx_dropped++;
 		return;
@@ -59,6 +60,8 @@ void lane_xport_recv(void *ctx, uint16_t src, uint16_t lane_id, const uint8_t *m
 		lane->rx_dropped++;
 		return;
 	}
+	if (kind == LANE_MSG_PING)
+		return; /* heard: that is all it is for */
 	if (kind != LANE_MSG_REPL) {
 		lane_fwd_recv(lane, src, kind, msg, len);
 		return;
@@ -72,6 +75,21 @@ void lane_xport_recv(void *ctx, uint16_t src, uint16_t lane_id, const uint8_t *m
 		return;
 	}
 	repl_recv(lane->repl, &m);
+}
+
+/* Every peer hears from this node at least every heartbeat interval, whatever the lanes'
+ * roles (followers of one primary exchange nothing otherwise), so that each node can report
+ * which peers it hears and a cut link shows up. Sent on the first lane this loop owns. */
+void lane_ping_peers(struct lane_set *set, struct lane *lane)
+{
+	uint64_t now = lane_now_ms(NULL);
+	if (now - set->ping_ms < set->cfg.heartbeat_ms)
+		return;
+	set->ping_ms = now;
+	uint8_t msg[LANE_WIRE_HEADER_BYTES];
+	lane_wire_header(msg, LANE_MSG_PING);
+	for (uint32_t i = 0; i < set->cfg.peers_count; i++)
+		lane_send_raw(lane, set->cfg.peers[i], msg, sizeof(msg));
 }
 
 /* ---- Starting a replicated lane ---- */
@@ -169,10 +187,30 @@ void lane_repl_info_get(struct lane_set *set, uint32_t lane_id, struct lane_repl
 		return;
 	repl_state_get(lane->repl, &out->rs);
 	out->peers = 0;
-	for (unsigned id = 0; id < REPL_NODES_MAX && out->peers < LANE_INFO_PEERS_MAX; id++) {
-		if (id == set->cfg.node_id)
+	for (unsigned id = 0; id < REPL_NODES_MAX; id++) {
+		struct repl_peer_info pi;
+		if (id == set->cfg.node_id || repl_peer_get(lane->repl, id, &pi) != 0)
 			continue;
-		if (repl_peer_get(lane->repl, id, &out->peer[out->peers]) == 0)
-			out->peers++;
+		if (pi.lag <= LANE_CAUGHT_UP_LAG)
+			out->caught_up |= 1ull << id;
+		if (out->peers < LANE_INFO_PEERS_MAX)
+			out->peer[out->peers++] = pi;
 	}
+}
+
+uint64_t lane_set_peers_heard(const struct lane_set *set, uint64_t window_ms)
+{
+	uint64_t now = lane_now_ms(NULL), heard = 1ull << set->cfg.node_id;
+	for (unsigned id = 0; id < REPL_NODES_MAX; id++) {
+		uint64_t t = atomic_load_explicit(&((struct lane_set *)set)->heard_ms[id], memory_order_relaxed);
+		if (t != 0 && now - t <= window_ms)
+			heard |= 1ull << id;
+	}
+	return heard;
+}
+
+void lane_set_promised_set(struct lane_set *set, lane_promised_fn fn, void *ctx)
+{
+	set->promised = fn;
+	set->promised_ctx = ctx;
 }

@@ -56,6 +56,12 @@ static void snap_load_cb(struct log_snap_read *rd, int res)
 		return;
 	}
 	rd->offset += (uint64_t)res;
+	/* Chunks are whole except the last: a short one, or the recorded size, ends it (the log
+	 * reads only at chunk-aligned offsets). */
+	if ((uint32_t)res < LOG_SNAP_CHUNK_BYTES || rd->offset >= s->lane->recovery.snapshot_bytes) {
+		snap_load_finish(s, 0);
+		return;
+	}
 	rc = log_snapshot_read(s->lane->log, rd);
 	if (rc != 0)
 		snap_load_finish(s, rc);
@@ -110,6 +116,10 @@ static void snap_taken(void *arg, int err, const struct log_snapshot_info *info)
 	struct lane *lane = s->lane;
 	kv_snapshot_end(s->kv);
 	lane->snap = NULL;
+	if (lane->repl == NULL) { /* the lane is closing */
+		free(s);
+		return;
+	}
 	if (err != 0) {
 		LOG_WARN("lane %u: snapshot at entry %llu failed: %s (the log keeps everything)",
 			 lane->id, (unsigned long long)s->index, strerror(-err));
@@ -366,13 +376,10 @@ void lane_snap_io_init(struct repl_io *io)
 	io->snapshot_write = io_snapshot_write;
 }
 
+/* A snapshot still being written is ended by the log's completion (log_close completes it),
+ * or by lane_snapshot_abandon() if the log is destroyed without one. */
 void lane_snapshot_close(struct lane *lane)
 {
-	if (lane->snap != NULL) {
-		kv_snapshot_end(lane->snap->kv);
-		free(lane->snap);
-		lane->snap = NULL;
-	}
 	install_free(lane);
 	for (unsigned t = 0; t < LANE_READS_MAX; t++) {
 		if (lane->snap_io[t] != NULL) {
@@ -381,4 +388,13 @@ void lane_snapshot_close(struct lane *lane)
 			lane->snap_io[t] = NULL;
 		}
 	}
+}
+
+void lane_snapshot_abandon(struct lane *lane)
+{
+	if (lane->snap == NULL)
+		return;
+	kv_snapshot_end(lane->snap->kv);
+	free(lane->snap);
+	lane->snap = NULL;
 }

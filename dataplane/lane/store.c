@@ -272,6 +272,8 @@ static void io_promised(void *ctx, const struct repl_promise *p)
 	LOG_INFO("lane %u: promised epoch %llu (last entry %llu of epoch %llu)", lane->id,
 		 (unsigned long long)p->epoch, (unsigned long long)p->last_index,
 		 (unsigned long long)p->last_epoch);
+	if (lane->set->promised != NULL)
+		lane->set->promised(lane->set->promised_ctx, lane->id, p);
 }
 
 static void io_fatal(void *ctx, int err, uint64_t index)

@@ -85,7 +85,7 @@ int lane_wire_kind(const uint8_t *buf, size_t len)
 		return -EBADMSG;
 	if (buf[0] != LANE_WIRE_VERSION)
 		return -EPROTONOSUPPORT;
-	if (buf[1] < LANE_MSG_REPL || buf[1] > LANE_MSG_FWD_BATCH)
+	if (buf[1] < LANE_MSG_REPL || buf[1] > LANE_MSG_PING)
 		return -EBADMSG;
 	return buf[1];
 }

@@ -21,6 +21,7 @@ enum lane_msg_kind {
 	LANE_MSG_FWD_REPLY = 3, /* its reply */
 	LANE_MSG_FWD_ACK = 4,   /* replies received: the primary may forget them */
 	LANE_MSG_FWD_BATCH = 5, /* several forwarding messages: (u32 length, message) each */
+	LANE_MSG_PING = 6,      /* nothing: shows the link works (reachability for the control plane) */
 };
 
 enum lane_fwd_status {

@@ -43,7 +43,7 @@ struct log_seg {
 	uint64_t seq;
 	int fh;                     /* -1 when closed */
 	uint32_t refs;              /* I/O in flight on fh */
-	bool doomed;                /* unlink once refs drop */
+	bool doomed;                /* queued for deletion */
 	uint64_t base_index, base_epoch;  /* the entry before this segment's first */
 	uint64_t last_index;        /* its last live entry; base_index when it holds none */
 	uint32_t end_off;           /* end of its records (appended, maybe not yet written) */
@@ -113,6 +113,7 @@ struct log_erun {
 };
 
 struct log_snapfile {
+	struct list_node node;      /* on log->retired once replaced */
 	struct log *log;
 	int fh;
 	uint32_t refs;
@@ -147,7 +148,10 @@ struct log {
 	uint32_t run_count, run_cap;
 
 	struct list_node segs;      /* live segments, oldest first */
-	struct list_node dead;      /* truncated away or never completed: deleted later */
+	struct list_node dead;      /* truncated away or never completed, by sequence number */
+	struct list_node doomq;     /* to delete, one at a time, in this order */
+	struct log_seg *deleting;   /* the one being deleted */
+	uint64_t delete_upto;       /* live segments wholly at or before this index may go */
 	struct log_seg *cur;
 	bool cur_needs_base;        /* cur's BASE record is not in a buffer yet */
 	uint8_t cur_base_kind;
@@ -173,6 +177,7 @@ struct log {
 	uint32_t read_buf_bytes;
 
 	struct log_snapfile *snap;
+	struct list_node retired;   /* replaced snapshots, deleted once their reads are done */
 	struct log_snapw *snapw;
 	struct log_recover *rc;
 	uint64_t bytes_since_snap;
@@ -180,8 +185,12 @@ struct log {
 
 	log_open_cb open_cb;
 	void *open_arg;
+	log_open_cb failed_open_cb;      /* a failed open is reported once its files are closed */
+	struct log_recovery *failed_rep;
 	void (*close_cb)(void *arg);
 	void *close_arg;
+	bool close_requested;
+	bool files_closing;
 	uint32_t closes;
 
 	struct {
@@ -196,7 +205,9 @@ struct log {
 PRINTF_FMT(3, 4) void log_fail(struct log *log, int err, const char *fmt, ...);
 void log_io_begin(struct log *log);
 void log_io_end(struct log *log);
+void log_close_count(struct log *log);
 bool log_usable(const struct log *log);
+bool log_running(const struct log *log);
 void log_runs_note(struct log *log, uint64_t index, uint64_t epoch);
 void log_runs_cut(struct log *log, uint64_t last_kept);
 void log_runs_reset(struct log *log);
@@ -213,14 +224,14 @@ int log_seg_header_check(const struct log *log, uint64_t seq, const uint8_t *blo
 void log_seg_cp_note(struct log_seg *seg, uint64_t index, uint32_t off);
 uint32_t log_seg_cp_find(const struct log_seg *seg, uint64_t index);
 void log_seg_put(struct log_seg *seg);
-void log_seg_doom(struct log_seg *seg);
+void log_seg_dead(struct log *log, struct log_seg *seg);
+void log_segs_collect(struct log *log);
 void log_prealloc_start(struct log *log);
 void log_prealloc_retry(struct log *log);
 bool log_switch_try(struct log *log);
 void log_switch_request(struct log *log, uint8_t kind, uint64_t index, uint64_t epoch);
 uint64_t log_seg_live_bytes(const struct log *log);
 uint32_t log_seg_live_count(const struct log *log);
-void log_segs_delete_before(struct log *log, uint64_t index);
 bool log_parse_name(const char *name, const char *prefix, const char *suffix, uint64_t *out);
 
 /* ---- write.c ---- */
@@ -231,6 +242,7 @@ void log_wbuf_clip(struct log *log, uint64_t last_kept);
 void log_recover_start(struct log *log);
 void log_recover_free(struct log *log);
 void log_recover_report_if_ready(struct log *log);
+void log_recover_close_orphans(struct log *log);
 struct log_recovery *log_recover_report(struct log *log);
 
 /* ---- read.c ---- */

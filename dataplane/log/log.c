@@ -102,6 +102,8 @@ struct log *log_open(const struct log_config *cfg, struct log_disk *disk,
 	log->next_seq = 1;
 	list_init(&log->segs);
 	list_init(&log->dead);
+	list_init(&log->doomq);
+	list_init(&log->retired);
 	if (log_buffers_alloc(log) != 0) {
 		LOG_ERROR("no memory for the log's buffers dir=%s", log->cfg.dir);
 		log_destroy(log);
@@ -128,6 +130,9 @@ void log_destroy(struct log *log)
 	log_snap_free(log);
 	log_segs_free(&log->segs);
 	log_segs_free(&log->dead);
+	log_segs_free(&log->doomq);
+	if (log->deleting)
+		log_seg_free(log->deleting);
 	if (log->pa.seg)
 		log_seg_free(log->pa.seg);
 	for (int i = 0; i < LOG_WBUFS; i++)
@@ -136,8 +141,37 @@ void log_destroy(struct log *log)
 	free(log->tail);
 	free(log->zero_buf);
 	log_read_slots_free(log);
+	free(log->failed_rep);
 	free(log->runs);
 	free(log);
+}
+
+static void log_close_files(struct log *log);
+
+static void log_open_failed_closed(void *arg)
+{
+	struct log *log = arg;
+	struct log_recovery rep = *log->failed_rep;
+	free(log->failed_rep);
+	log->failed_rep = NULL;
+	log->failed_open_cb(log->open_arg, log, log->fatal_err, &rep);
+}
+
+/* The open failed: close what it opened, then report with what recovery found. */
+static void log_open_failed(struct log *log)
+{
+	log->failed_rep = calloc(1, sizeof(*log->failed_rep));
+	ASSERT_MSG(log->failed_rep, "no memory");
+	struct log_recovery *rep = log_recover_report(log);
+	if (rep)
+		*log->failed_rep = *rep;
+	log->failed_open_cb = log->open_cb;
+	log->open_cb = NULL;
+	log->close_requested = true;
+	log->close_cb = log_open_failed_closed;
+	log->close_arg = log;
+	if (log->ios == 0)
+		log_close_files(log);
 }
 
 void log_fail(struct log *log, int err, const char *fmt, ...)
@@ -152,22 +186,21 @@ void log_fail(struct log *log, int err, const char *fmt, ...)
 	LOG_ERROR("lane %u log stopped: %s (%s)", log->cfg.lane, log->fatal_msg, strerror(-err));
 	log->state = LOG_FAILED;
 	log->fatal_err = err;
-	log_open_cb open_cb = log->open_cb;
-	log->open_cb = NULL;
-	if (open_cb) {
-		struct log_recovery rec = { 0 };
-		struct log_recovery *rep = log_recover_report(log);
-		if (rep)
-			rec = *rep;
-		open_cb(log->open_arg, log, err, &rec);
-	} else if (log->cbs.fatal) {
+	if (log->open_cb)
+		log_open_failed(log);
+	else if (log->cbs.fatal)
 		log->cbs.fatal(log->cbs.ctx, err, log->fatal_msg);
-	}
 }
 
 bool log_usable(const struct log *log)
 {
 	return log->state == LOG_READY;
+}
+
+/* Writes and flushes already asked for go on while the log closes. */
+bool log_running(const struct log *log)
+{
+	return log->state == LOG_READY || log->state == LOG_CLOSING;
 }
 
 /* ---- I/O accounting and closing ---- */
@@ -177,7 +210,7 @@ void log_io_begin(struct log *log)
 	log->ios++;
 }
 
-static void log_close_count(struct log *log)
+void log_close_count(struct log *log)
 {
 	ASSERT(log->closes > 0);
 	if (--log->closes == 0) {
@@ -205,6 +238,16 @@ static void log_close_snap_done(struct log_disk_io *io, int res)
 	log_close_count(container_of(io, struct log_snapfile, io)->log);
 }
 
+static void log_close_snapfile(struct log *log, struct log_snapfile *sf)
+{
+	if (!sf || sf->fh < 0)
+		return;
+	sf->io.cb = log_close_snap_done;
+	log->closes++;
+	log->disk->ops->close(log->disk, &sf->io, sf->fh);
+	sf->fh = -1;
+}
+
 static void log_close_seg(struct log *log, struct log_seg *seg)
 {
 	if (!seg || seg->fh < 0)
@@ -218,19 +261,16 @@ static void log_close_seg(struct log *log, struct log_seg *seg)
 /* Nothing is in flight any more: every owner's io is idle and serves for its close. */
 static void log_close_files(struct log *log)
 {
-	struct list_node *heads[2] = { &log->segs, &log->dead };
+	struct list_node *heads[3] = { &log->segs, &log->dead, &log->doomq };
 	struct list_node *n;
+	log->files_closing = true;
 	log->closes = 1;
-	for (int h = 0; h < 2; h++)
+	for (int h = 0; h < 3; h++)
 		list_for_each(n, heads[h])
 			log_close_seg(log, list_entry(n, struct log_seg, node));
 	log_close_seg(log, log->pa.seg);
-	if (log->snap && log->snap->fh >= 0) {
-		log->snap->io.cb = log_close_snap_done;
-		log->closes++;
-		log->disk->ops->close(log->disk, &log->snap->io, log->snap->fh);
-		log->snap->fh = -1;
-	}
+	log_recover_close_orphans(log);
+	log_close_snapfile(log, log->snap);
 	if (log->dir_fh >= 0) {
 		log->dir_io.cb = log_close_dir_done;
 		log->closes++;
@@ -243,16 +283,28 @@ static void log_close_files(struct log *log)
 void log_io_end(struct log *log)
 {
 	ASSERT(log->ios > 0);
-	if (--log->ios == 0 && log->state == LOG_CLOSING)
+	if (--log->ios == 0 && log->close_requested && !log->files_closing)
 		log_close_files(log);
 }
 
 void log_close(struct log *log, void (*done)(void *arg), void *arg)
 {
-	ASSERT(log->state != LOG_CLOSING && log->state != LOG_CLOSED);
+	if (log->state == LOG_CLOSED && log->files_closing) {
+		done(arg); /* a failed open closed it already */
+		return;
+	}
+	ASSERT(!log->close_requested);
+	log->close_requested = true;
 	log->close_cb = done;
 	log->close_arg = arg;
-	log->state = LOG_CLOSING;
+	log->open_cb = NULL; /* closed while opening: the open is not reported */
+	if (log->state == LOG_READY) {
+		/* What was appended is written and flushed before the files close. */
+		log->flush_wanted = true;
+		log_write_kick(log);
+	}
+	if (log->state != LOG_FAILED)
+		log->state = LOG_CLOSING;
 	if (log->ios == 0)
 		log_close_files(log);
 }
@@ -311,7 +363,7 @@ void log_durable_set(struct log *log, uint64_t index)
 	if (index == log->durable_index)
 		return;
 	log->durable_index = index;
-	if (log->cbs.durable && log->state == LOG_READY && !log->open_cb)
+	if (log->cbs.durable && log_running(log) && !log->open_cb)
 		log->cbs.durable(log->cbs.ctx, index);
 }
 

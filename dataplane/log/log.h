@@ -115,7 +115,8 @@ struct log_recovery {
 };
 
 /* Called once recovery is done: err is 0, -EBADMSG (corruption, see rec->corruption),
- * -EPROTO (a file of another format or lane), or another -errno. On error, destroy the log. */
+ * -EPROTO (a file of another format or lane), or another -errno. On error the log has
+ * closed its files already: destroy it (log_close on it completes at once). */
 typedef void (*log_open_cb)(void *arg, struct log *log, int err,
 			    const struct log_recovery *rec);
 
@@ -123,7 +124,9 @@ typedef void (*log_open_cb)(void *arg, struct log *log, int err,
  * after logging why. The log accepts nothing until done has reported success. */
 struct log *log_open(const struct log_config *cfg, struct log_disk *disk,
 		     const struct log_callbacks *cbs, log_open_cb done, void *arg);
-/* Lets in-flight I/O finish, closes the files, then calls done. */
+/* Writes and flushes what was appended, lets in-flight I/O finish, closes the files, then
+ * calls done. Closing a log whose open has not been reported abandons the open: its
+ * callback is not called. */
 void log_close(struct log *log, void (*done)(void *arg), void *arg);
 /* Frees the log. Only after log_close() completed, after a failed open, or when no I/O can
  * complete any more (a simulated crash dropped it). */
@@ -133,7 +136,9 @@ void log_destroy(struct log *log);
 /* Appends e (index must be last + 1, epoch at least the last epoch). Returns 0, -EMSGSIZE
  * (payload over entry_bytes_max), -EAGAIN (both write buffers busy, or the next segment is
  * still being prepared: retry next turn), -ENOSPC (no room for a new segment: the host
- * answers with an error; appends resume once there is room), or -EIO after a fatal error. */
+ * answers with an error; the segment is tried again when an append asks for it after
+ * nospace_retry_ms, and at once when deleting segments frees room), or -EIO after a fatal
+ * error. */
 int log_append(struct log *log, const struct log_entry *e);
 /* Makes everything appended so far durable: one write and one flush for all of it, started
  * now or when the write in flight completes. cbs.durable reports the progress. */
@@ -146,9 +151,9 @@ int log_truncate(struct log *log, uint64_t last_kept);
 
 /* ---- Reading (catch-up) ---- */
 struct log_read;
-/* entries[0..count) are valid only during the call. err: 0, -ENOENT (from is before the
- * first entry: send a snapshot), -ESTALE (a truncation raced the read: read again),
- * -EBADMSG (a record read back is corrupt), -EIO. */
+/* entries[0..count) are valid only during the call. err: 0, -ESTALE (a truncation raced
+ * the read: read again), -EBADMSG (a record read back is corrupt), -EMSGSIZE (an entry
+ * written under a larger entry_bytes_max than the log has now), -EIO. */
 typedef void (*log_read_cb)(struct log_read *rd, int err, const struct log_entry *entries,
 			    uint32_t count);
 struct log_read {

@@ -62,6 +62,12 @@ static int log_read_parse(struct log_read_slot *s, uint32_t got, uint32_t *count
 		struct log_record rec;
 		uint32_t used = 0;
 		enum log_record_status st = log_record_decode(s->buf + off, got - off, &rec, &used);
+		if (st == LOG_RECORD_SHORT && *count == 0) {
+			/* Written under a larger entry_bytes_max than this log was opened with. */
+			LOG_ERROR("lane %u: entry at %s offset %u is larger than the read buffer",
+				  log->cfg.lane, s->seg->path, s->file_off + off);
+			return -EMSGSIZE;
+		}
 		if (st == LOG_RECORD_SHORT)
 			break;
 		if (st != LOG_RECORD_OK || rec.kind != LOG_RECORD_ENTRY) {
@@ -100,8 +106,9 @@ static void log_read_done(struct log_disk_io *io, int res)
 	if (!err)
 		err = log_read_parse(s, (uint32_t)res, &count);
 	s->rd = NULL;
-	if (log->state == LOG_READY || log->state == LOG_FAILED)
-		rd->cb(rd, log->state == LOG_FAILED ? -EIO : err, s->entries, err ? 0 : count);
+	if (log->state == LOG_FAILED)
+		err = -EIO;
+	rd->cb(rd, err, s->entries, err ? 0 : count);
 	log_io_end(log);
 }
 

@@ -88,13 +88,14 @@ struct log_recover {
 
 static void log_rc_step(struct log *log, int step);
 static void log_rc_next_segment(struct log *log);
+static void log_rc_stop(struct log *log, enum log_record_status st);
 
 void log_recover_free(struct log *log)
 {
 	struct log_recover *rc = log->rc;
 	if (!rc)
 		return;
-	if (rc->seg)
+	if (rc->seg && !list_linked(&rc->seg->node)) /* a live one is freed with the log */
 		log_seg_free(rc->seg);
 	free(rc->sf);
 	free(rc->names);
@@ -214,7 +215,7 @@ static void log_rc_truncate(struct log *log, uint64_t index, uint64_t epoch)
 			break;
 		}
 		list_unlink(&seg->node);
-		list_push_back(&log->dead, &seg->node);
+		log_seg_dead(log, seg);
 	}
 	log->last_index = index;
 	log->last_epoch = epoch;
@@ -226,7 +227,7 @@ static void log_rc_history_reset(struct log *log, uint64_t index, uint64_t epoch
 	struct list_node *n, *tmp;
 	list_for_each_safe(n, tmp, &log->segs) {
 		list_unlink(n);
-		list_push_back(&log->dead, n);
+		log_seg_dead(log, list_entry(n, struct log_seg, node));
 	}
 	log->base_index = log->last_index = index;
 	log->base_epoch = log->last_epoch = epoch;
@@ -285,18 +286,18 @@ static bool log_rc_base(struct log *log, const struct log_record *rec)
 	struct log_recover *rc = log->rc;
 	struct log_seg *seg = rc->seg;
 	bool starts = !rc->started;
-	if (rc->started && !log_rc_chains(log, rec)) {
-		/* Not a continuation: leftovers of a torn write, or evidence of corruption. */
+	/* The first history must start at or before the snapshot (at 0 without one). */
+	uint64_t snap = log->snap ? log->snap->info.index : 0;
+	bool chains = starts ? rec->index <= snap : log_rc_chains(log, rec);
+	if (!chains) {
+		/* Not a continuation: a dead segment that a later one supersedes, leftovers of
+		 * a torn write, or evidence of corruption: the verdict waits for the segments
+		 * after it (one that continues the log from before the end clears it). */
+		if (!rc->end.set)
+			log_rc_stop(log, LOG_RECORD_ZERO);
 		log_rc_leftover(rc, rec);
-		if (log_rc_end_is_corrupt(log))
-			return false;
 		rc->mode = RC_TAIL;
 		return true;
-	}
-	if (starts && rc->end.set) {
-		rc->end.max_dpos = MAX(rc->end.max_dpos, rec->durable_pos);
-		if (log_rc_end_is_corrupt(log))
-			return false;
 	}
 	if (starts || rec->kind == LOG_RECORD_RESET) {
 		log_rc_history_reset(log, rec->index, rec->epoch);
@@ -370,6 +371,25 @@ static void log_rc_tail(struct log *log, const uint8_t *p, uint32_t avail)
 	rc->pos += LOG_RECORD_ALIGN_BYTES;
 }
 
+/* A record longer than the buffer can hold with a chunk read after it (written under a
+ * larger entry_bytes_max): make room for it. */
+static void log_rc_reserve(struct log *log, struct log_record *rec, const uint8_t *p,
+			   uint32_t avail)
+{
+	struct log_recover *rc = log->rc;
+	if (log_record_decode_header(p, avail, rec) != LOG_RECORD_OK)
+		return;
+	uint32_t need = log_record_bytes(rec->len) + LOG_RECOVER_CHUNK_BYTES + 2 * LOG_BLOCK_BYTES;
+	if (need <= rc->cap)
+		return;
+	uint8_t *buf = log_alloc_aligned(need);
+	ASSERT_MSG(buf, "no memory for a log record of %u bytes", rec->len);
+	memcpy(buf, rc->buf, rc->buf_len);
+	free(rc->buf);
+	rc->buf = buf;
+	rc->cap = need;
+}
+
 /* Parses what the buffer holds from rc->pos. Returns false if the open has failed. */
 static bool log_rc_parse(struct log *log)
 {
@@ -388,8 +408,10 @@ static bool log_rc_parse(struct log *log)
 		struct log_record rec;
 		uint32_t used = 0;
 		enum log_record_status st = log_record_decode(p, avail, &rec, &used);
-		if (st == LOG_RECORD_SHORT && !at_eof)
+		if (st == LOG_RECORD_SHORT && !at_eof) {
+			log_rc_reserve(log, &rec, p, avail);
 			return true; /* read more */
+		}
 		if (st != LOG_RECORD_OK) {
 			log_rc_stop(log, st);
 			continue;
@@ -471,7 +493,7 @@ static void log_rc_chunk(struct log *log, uint32_t got)
 	if (rc->mode != RC_TAIL) /* cut short: the file ends inside a record */
 		log_rc_stop(log, LOG_RECORD_BAD_HEADER);
 	if (!list_linked(&rc->seg->node))
-		list_push_back(&log->dead, &rc->seg->node);
+		log_seg_dead(log, rc->seg);
 	rc->seg = NULL;
 	log_rc_next_segment(log);
 }
@@ -536,6 +558,7 @@ static void log_rc_ready(struct log *log)
 	rc->rep.log_bytes = log_seg_live_bytes(log);
 	log->durable_index = log->last_index;
 	log->durable_pos = rc->end.set ? log_rc_end_pos(&rc->end) : 0;
+	log->delete_upto = log->snap ? log->snap->info.index : 0;
 	log->snap_due_base_ns = log->disk->ops->now_ns(log->disk);
 	log->state = LOG_READY;
 	log_prealloc_start(log);
@@ -617,79 +640,108 @@ static void log_rc_sync_next(struct log *log)
 	log_rc_step(log, RC_SYNC_SEG);
 }
 
-/* What a completed step leads to. Returns false when res is an error for the step. */
-static bool log_rc_advance(struct log *log, int step, int res)
+/* Whether res is a success for the step. */
+static bool log_rc_ok(int step, int res)
+{
+	switch (step) {
+	case RC_MKDIR: return res == 0 || res == -EEXIST;
+	case RC_PARENT_OPEN: case RC_OPENDIR: case RC_SNAP_OPEN: case RC_SEG_OPEN:
+	case RC_SEG_READ: return res >= 0;
+	case RC_PARENT_CLOSE: return true;
+	case RC_SNAP_HDR: return res == LOG_SNAP_HEADER_BYTES;
+	case RC_SNAP_TRAILER: return res == LOG_SNAP_TRAILER_BYTES;
+	case RC_UNLINK: return res == 0 || res == -ENOENT;
+	default: return res == 0;
+	}
+}
+
+/* The directory and the snapshot: what a successful step leads to. */
+static void log_rc_advance_dir(struct log *log, int step, int res)
 {
 	struct log_recover *rc = log->rc;
 	switch (step) {
 	case RC_MKDIR:
-		if (res == -EEXIST)
-			log_rc_step(log, RC_OPENDIR);
-		else if (res == 0)
-			log_rc_step(log, RC_PARENT_OPEN);
-		return res == 0 || res == -EEXIST;
+		log_rc_step(log, res == -EEXIST ? RC_OPENDIR : RC_PARENT_OPEN);
+		break;
 	case RC_PARENT_OPEN:
-		rc->parent_fh = res;
 		log_rc_step(log, RC_PARENT_SYNC);
-		return res >= 0;
+		break;
 	case RC_PARENT_SYNC:
 		log_rc_step(log, RC_PARENT_CLOSE);
-		return res == 0;
+		break;
 	case RC_PARENT_CLOSE:
 		log_rc_step(log, RC_OPENDIR);
-		return true;
+		break;
 	case RC_OPENDIR:
-		log->dir_fh = res;
 		log_rc_step(log, RC_LIST);
-		return res >= 0;
+		break;
 	case RC_LIST:
-		if (res == 0)
-			log_rc_after_list(log);
-		return res == 0;
+		log_rc_after_list(log);
+		break;
 	case RC_SNAP_OPEN:
-		rc->sf->fh = res;
 		log_rc_step(log, RC_SNAP_SIZE);
-		return res >= 0;
+		break;
 	case RC_SNAP_SIZE:
-		if (res == 0 && rc->snap_size < LOG_SNAP_HEADER_BYTES + LOG_SNAP_TRAILER_BYTES) {
+		if (rc->snap_size < LOG_SNAP_HEADER_BYTES + LOG_SNAP_TRAILER_BYTES)
 			log_rc_corrupt(log, rc->sf->path, 0, 0, "snapshot file is too short");
-			return true;
-		}
-		log_rc_step(log, RC_SNAP_HDR);
-		return res == 0;
+		else
+			log_rc_step(log, RC_SNAP_HDR);
+		break;
 	case RC_SNAP_HDR:
 		log_rc_step(log, RC_SNAP_TRAILER);
-		return res == LOG_SNAP_HEADER_BYTES;
+		break;
 	case RC_SNAP_TRAILER:
-		if (res == LOG_SNAP_TRAILER_BYTES)
-			log_rc_snapshot_checked(log);
-		return res == LOG_SNAP_TRAILER_BYTES;
+		log_rc_snapshot_checked(log);
+		break;
+	}
+}
+
+/* Cleaning up, the segments and the final syncs: what a successful step leads to. */
+static void log_rc_advance_seg(struct log *log, int step, int res)
+{
+	struct log_recover *rc = log->rc;
+	switch (step) {
 	case RC_UNLINK:
 		if (++rc->unlink_next < rc->unlink_count)
 			log_rc_step(log, RC_UNLINK);
 		else
 			log_rc_next_segment(log);
-		return res == 0 || res == -ENOENT;
+		break;
 	case RC_SEG_OPEN:
-		rc->seg->fh = res;
 		log_rc_step(log, RC_SEG_SIZE);
-		return res >= 0;
+		break;
 	case RC_SEG_SIZE:
 		log_rc_step(log, RC_SEG_READ);
-		return res == 0;
+		break;
 	case RC_SEG_READ:
-		if (res >= 0)
-			log_rc_chunk(log, (uint32_t)res);
-		return res >= 0;
+		log_rc_chunk(log, (uint32_t)res);
+		break;
 	case RC_SYNC_SEG:
 		log_rc_sync_next(log);
-		return res == 0;
+		break;
 	case RC_SYNC_DIR:
-		if (res == 0)
-			log_rc_ready(log);
-		return res == 0;
+		log_rc_ready(log);
+		break;
 	}
-	return false;
+}
+
+/* A file an open step opened is recorded at once, so that it is closed even when the open
+ * has been abandoned meanwhile. */
+static void log_rc_keep(struct log *log, int step, int res)
+{
+	struct log_recover *rc = log->rc;
+	if (step == RC_PARENT_CLOSE)
+		rc->parent_fh = -1;
+	if (res < 0)
+		return;
+	if (step == RC_PARENT_OPEN)
+		rc->parent_fh = res;
+	else if (step == RC_OPENDIR)
+		log->dir_fh = res;
+	else if (step == RC_SNAP_OPEN)
+		rc->sf->fh = res;
+	else if (step == RC_SEG_OPEN)
+		rc->seg->fh = res;
 }
 
 static void log_rc_done(struct log_disk_io *io, int res)
@@ -697,27 +749,28 @@ static void log_rc_done(struct log_disk_io *io, int res)
 	struct log_recover *rc = container_of(io, struct log_recover, io);
 	struct log *log = rc->log;
 	int step = rc->step;
+	log_rc_keep(log, step, res);
 	if (log->state == LOG_OPENING && step == RC_SEG_OPEN && res == -EINVAL && log->direct) {
 		LOG_INFO("lane %u: %s refuses O_DIRECT; reading and writing through the page "
 			 "cache", log->cfg.lane, log->cfg.dir);
 		log->direct = false;
 		log_rc_step(log, RC_SEG_OPEN);
-	} else if (log->state == LOG_OPENING && !log_rc_advance(log, step, res) &&
-		   log->state == LOG_OPENING) {
+	} else if (log->state == LOG_OPENING && !log_rc_ok(step, res)) {
 		log_fail(log, res < 0 ? res : -EIO, "opening the log in %s failed at step %d",
 			 log->cfg.dir, step);
+	} else if (log->state == LOG_OPENING && step < RC_UNLINK) {
+		log_rc_advance_dir(log, step, res);
+	} else if (log->state == LOG_OPENING) {
+		log_rc_advance_seg(log, step, res);
 	}
 	log_io_end(log);
 }
 
-static void log_rc_step(struct log *log, int step)
+static void log_rc_submit_dir(struct log *log, int step)
 {
 	struct log_recover *rc = log->rc;
 	const struct log_disk_ops *ops = log->disk->ops;
 	struct log_disk *d = log->disk;
-	rc->step = step;
-	rc->io.cb = log_rc_done;
-	log_io_begin(log);
 	switch (step) {
 	case RC_MKDIR:
 		ops->mkdir(d, &rc->io, log->cfg.dir);
@@ -763,6 +816,17 @@ static void log_rc_step(struct log *log, int step)
 		ops->read(d, &rc->io, rc->sf->fh, rc->snap_meta + LOG_SNAP_HEADER_BYTES,
 			  LOG_SNAP_TRAILER_BYTES, rc->snap_size - LOG_SNAP_TRAILER_BYTES);
 		break;
+	default:
+		PANIC("bad recovery step %d", step);
+	}
+}
+
+static void log_rc_submit_seg(struct log *log, int step)
+{
+	struct log_recover *rc = log->rc;
+	const struct log_disk_ops *ops = log->disk->ops;
+	struct log_disk *d = log->disk;
+	switch (step) {
 	case RC_UNLINK:
 		snprintf(rc->path, sizeof(rc->path), "%s/%s", log->cfg.dir,
 			 rc->names[rc->unlinks[rc->unlink_next]]);
@@ -796,24 +860,79 @@ static void log_rc_step(struct log *log, int step)
 	}
 }
 
+static void log_rc_step(struct log *log, int step)
+{
+	struct log_recover *rc = log->rc;
+	rc->step = step;
+	rc->io.cb = log_rc_done;
+	log_io_begin(log);
+	if (step < RC_UNLINK)
+		log_rc_submit_dir(log, step);
+	else
+		log_rc_submit_seg(log, step);
+}
+
 void log_recover_start(struct log *log)
 {
 	struct log_recover *rc = calloc(1, sizeof(*rc));
 	ASSERT_MSG(rc, "no memory to recover a log");
 	rc->log = log;
+	rc->parent_fh = -1;
 	log->rc = rc;
 	rc->start_ns = log->disk->ops->now_ns(log->disk);
 	rc->rep.direct_io = log->direct;
 	rc->names = calloc(LOG_NAMES_MAX, sizeof(*rc->names));
 	rc->unlinks = calloc(LOG_NAMES_MAX, sizeof(*rc->unlinks));
 	rc->seqs = calloc(LOG_NAMES_MAX, sizeof(*rc->seqs));
-	rc->cap = LOG_RECOVER_CHUNK_BYTES + log_record_bytes(LOG_RECORD_BODY_BYTES_MAX) +
+	rc->cap = LOG_RECOVER_CHUNK_BYTES + log_record_bytes(log->cfg.entry_bytes_max) +
 		  2 * LOG_BLOCK_BYTES;
 	rc->buf = log_alloc_aligned(rc->cap);
 	ASSERT_MSG(rc->names && rc->unlinks && rc->seqs && rc->buf,
 		   "no memory to recover a log");
 	rc->list = (struct log_disk_names){ .names = rc->names, .cap = LOG_NAMES_MAX };
 	log_rc_step(log, RC_MKDIR);
+}
+
+/* Closing while opening: the files recovery holds that no list does. */
+static void log_rc_orphan_closed(struct log_disk_io *io, int res)
+{
+	(void)res;
+	log_close_count(container_of(io, struct log_recover, io)->log);
+}
+
+static void log_rc_orphan_seg_closed(struct log_disk_io *io, int res)
+{
+	(void)res;
+	log_close_count(container_of(io, struct log_seg, io)->log);
+}
+
+static void log_rc_orphan_sf_closed(struct log_disk_io *io, int res)
+{
+	(void)res;
+	log_close_count(container_of(io, struct log_snapfile, io)->log);
+}
+
+static void log_rc_orphan_close(struct log *log, struct log_disk_io *io, log_disk_cb cb,
+				int *fh)
+{
+	if (*fh < 0)
+		return;
+	io->cb = cb;
+	log->closes++;
+	log->disk->ops->close(log->disk, io, *fh);
+	*fh = -1;
+}
+
+void log_recover_close_orphans(struct log *log)
+{
+	struct log_recover *rc = log->rc;
+	if (!rc)
+		return;
+	log_rc_orphan_close(log, &rc->io, log_rc_orphan_closed, &rc->parent_fh);
+	if (rc->seg && !list_linked(&rc->seg->node))
+		log_rc_orphan_close(log, &rc->seg->io, log_rc_orphan_seg_closed, &rc->seg->fh);
+	if (rc->sf)
+		log_rc_orphan_close(log, &rc->sf->io, log_rc_orphan_sf_closed, &rc->sf->fh);
 }
 
 /* The recovery report so far, for a failed open to pass on. */

@@ -157,17 +157,28 @@ uint32_t log_seg_cp_find(const struct log_seg *seg, uint64_t index)
 	return lo;
 }
 
-/* ---- Deleting ---- */
+/* ---- Deleting ----
+ *
+ * Segments are deleted one at a time, in the order they were queued: dead ones oldest
+ * first, then live ones wholly before a snapshot, oldest first. Since a journaling
+ * filesystem keeps a prefix of the directory changes across a crash, what survives a crash
+ * in the middle is a suffix of the queue, and so a dead segment never survives without the
+ * later segment that made it dead, nor a live one without those after it. Nothing is
+ * deleted while a new BASE record that makes segments dead is not yet durable. */
 
-static void log_seg_unlinked(struct log_disk_io *io, int res);
+static void log_doom_next(struct log *log);
 
 static void log_seg_closed(struct log_disk_io *io, int res)
 {
 	struct log_seg *seg = container_of(io, struct log_seg, io);
 	struct log *log = seg->log;
 	(void)res;
-	list_unlink(&seg->node);
+	ASSERT(log->deleting == seg);
+	log->deleting = NULL;
 	log_seg_free(seg);
+	log_doom_next(log);
+	if (log_running(log))
+		log_prealloc_retry(log); /* room was just freed */
 	log_io_end(log);
 }
 
@@ -187,22 +198,27 @@ static void log_seg_unlinked(struct log_disk_io *io, int res)
 	log_seg_closed(io, 0);
 }
 
-static void log_seg_unlink_start(struct log_seg *seg)
+/* Starts deleting the next queued segment once its I/O has drained. */
+static void log_doom_next(struct log *log)
 {
-	struct log *log = seg->log;
+	if (log->deleting || list_empty(&log->doomq))
+		return;
+	struct log_seg *seg = list_entry(log->doomq.next, struct log_seg, node);
+	if (seg->refs > 0)
+		return; /* log_seg_put() comes back here */
+	list_unlink(&seg->node);
+	log->deleting = seg;
 	log_io_begin(log);
 	seg->io.cb = log_seg_unlinked;
 	log->disk->ops->unlink(log->disk, &seg->io, seg->path);
 }
 
-/* Marks a segment on the dead list for deletion, now or when its I/O has drained. */
-void log_seg_doom(struct log_seg *seg)
+static void log_seg_doom(struct log *log, struct log_seg *seg)
 {
-	if (seg->doomed)
-		return;
+	ASSERT(!seg->doomed);
 	seg->doomed = true;
-	if (seg->refs == 0)
-		log_seg_unlink_start(seg);
+	list_unlink(&seg->node);
+	list_push_back(&log->doomq, &seg->node);
 }
 
 /* Drops one reference taken for I/O on the segment's file. */
@@ -210,29 +226,41 @@ void log_seg_put(struct log_seg *seg)
 {
 	ASSERT(seg->refs > 0);
 	if (--seg->refs == 0 && seg->doomed)
-		log_seg_unlink_start(seg);
+		log_doom_next(seg->log);
 }
 
-/* After a snapshot at index: segments wholly at or before it go, and every dead one. */
-void log_segs_delete_before(struct log *log, uint64_t index)
+/* Moves seg (no longer on any list) to the dead list, which stays in sequence order. */
+void log_seg_dead(struct log *log, struct log_seg *seg)
 {
+	struct list_node *n;
+	for (n = log->dead.prev; n != &log->dead; n = n->prev)
+		if (list_entry(n, struct log_seg, node)->seq < seg->seq)
+			break;
+	list_insert_between(&seg->node, n, n->next);
+}
+
+/* Queues for deletion what may go now: every dead segment, then the live ones wholly at or
+ * before delete_upto (never the current one). */
+void log_segs_collect(struct log *log)
+{
+	if (log->dead_clear_pos != 0)
+		return;
 	struct list_node *n, *tmp;
+	list_for_each_safe(n, tmp, &log->dead)
+		log_seg_doom(log, list_entry(n, struct log_seg, node));
 	list_for_each_safe(n, tmp, &log->segs) {
 		struct log_seg *seg = list_entry(n, struct log_seg, node);
-		if (seg == log->cur || seg->last_index > index)
+		if (seg == log->cur || seg->last_index > log->delete_upto)
 			break;
-		list_unlink(&seg->node);
-		list_push_back(&log->dead, &seg->node);
+		log_seg_doom(log, seg);
 	}
-	list_for_each_safe(n, tmp, &log->dead)
-		log_seg_doom(list_entry(n, struct log_seg, node));
 	struct log_seg *first = list_empty(&log->segs) ? NULL :
 				list_entry(log->segs.next, struct log_seg, node);
 	if (first && first->base_index > log->base_index) {
 		log->base_index = first->base_index;
 		log->base_epoch = first->base_epoch;
 	}
-	log_prealloc_retry(log);
+	log_doom_next(log);
 }
 
 uint64_t log_seg_live_bytes(const struct log *log)
@@ -278,7 +306,7 @@ static bool log_pa_error(struct log *log, int step, int res)
 		log_pa_nospace(log);
 		return true;
 	}
-	if (step == PA_NOSPACE_UNLINK && res == -ENOENT)
+	if ((step == PA_NOSPACE_UNLINK || step == PA_UNLINK_STALE) && res == -ENOENT)
 		return false;
 	log_fail(log, res, "cannot prepare segment %s (step %d)", pa->tmp, step);
 	return true;

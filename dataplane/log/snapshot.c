@@ -172,6 +172,7 @@ static void log_snapfile_closed(struct log_disk_io *io, int res)
 	struct log_snapfile *sf = container_of(io, struct log_snapfile, io);
 	struct log *log = sf->log;
 	(void)res;
+	list_unlink(&sf->node);
 	free(sf);
 	log_io_end(log);
 }
@@ -195,10 +196,11 @@ void log_snapfile_put(struct log_snapfile *sf)
 	}
 }
 
+/* Drops the log's own reference: deleted once the reads in flight are done. */
 static void log_snapfile_retire(struct log_snapfile *sf)
 {
 	sf->retired = true;
-	sf->refs++;
+	list_push_back(&sf->log->retired, &sf->node);
 	log_snapfile_put(sf);
 }
 
@@ -212,6 +214,8 @@ void log_snap_free(struct log *log)
 	}
 	free(log->snap);
 	log->snap = NULL;
+	while (!list_empty(&log->retired))
+		free(list_entry(list_pop_front(&log->retired), struct log_snapfile, node));
 }
 
 /* ---- Writing ---- */
@@ -289,6 +293,11 @@ static void log_sw_chunk_done(struct log_disk_io *io, int res)
 		log_sw_error(w, res < 0 ? res : -EIO, "chunk write");
 	b->state = SWB_FREE;
 	b->fill = 0;
+	if (w->b[w->cur].state != SWB_FILLING) {
+		/* The other buffer is busy: this one takes the next bytes. */
+		w->cur = (int)(b - w->b);
+		b->state = SWB_FILLING;
+	}
 	log_sw_pump(w);
 	log_io_end(log);
 }
@@ -468,7 +477,7 @@ static void log_reset(struct log *log, uint64_t index, uint64_t epoch)
 	struct list_node *n, *tmp;
 	list_for_each_safe(n, tmp, &log->segs) {
 		list_unlink(n);
-		list_push_back(&log->dead, n);
+		log_seg_dead(log, list_entry(n, struct log_seg, node));
 	}
 	if (log->open_wb) {
 		/* Its entries are void now: the snapshot covers or replaces them. */
@@ -506,9 +515,10 @@ static void log_sw_installed(struct log_snapw *w)
 	uint64_t epoch = 0;
 	bool continues = log_epoch_at(log, w->index, &epoch) == 0 && epoch == w->epoch;
 	if (log_usable(log)) {
-		if (continues)
-			log_segs_delete_before(log, w->index);
-		else
+		if (continues) {
+			log->delete_upto = MAX(log->delete_upto, w->index);
+			log_segs_collect(log);
+		} else
 			log_reset(log, w->index, w->epoch);
 	}
 	LOG_INFO("lane %u: snapshot at index %" PRIu64 " epoch %" PRIu64 " is durable (%"

@@ -133,7 +133,7 @@ static void log_write_submit(struct log *log, struct log_wbuf *wb)
  * flush is waiting for it. */
 void log_write_kick(struct log *log)
 {
-	if (!log_usable(log) || !log_pipeline_free(log))
+	if (!log_running(log) || !log_pipeline_free(log))
 		return;
 	if (log->sealed_count == 0 && log->flush_wanted) {
 		log->flush_wanted = false;
@@ -172,9 +172,7 @@ static void log_flush_advance(struct log *log)
 	}
 	if (log->dead_clear_pos && log->durable_pos >= log->dead_clear_pos) {
 		log->dead_clear_pos = 0;
-		struct list_node *n, *tmp;
-		list_for_each_safe(n, tmp, &log->dead)
-			log_seg_doom(list_entry(n, struct log_seg, node));
+		log_segs_collect(log);
 	}
 	log_durable_set(log, durable);
 }
@@ -184,7 +182,7 @@ static void log_sync_done(struct log_disk_io *io, int res)
 	struct log_flush_op *fl = container_of(io, struct log_flush_op, io);
 	struct log *log = fl->log;
 	log_seg_put(fl->seg);
-	if (log_usable(log)) {
+	if (log_running(log)) {
 		if (res < 0) {
 			log_fail(log, res, "flush of %s failed", fl->seg->path);
 		} else {
@@ -205,8 +203,8 @@ static void log_write_done(struct log_disk_io *io, int res)
 	ASSERT(log->writing == wb && fl->seg == wb->seg);
 	log->writing = NULL;
 	wb->state = LOG_WBUF_FREE;
-	if (!log_usable(log) || res != (int)bytes) {
-		if (log_usable(log))
+	if (!log_running(log) || res != (int)bytes) {
+		if (log_running(log))
 			log_fail(log, res < 0 ? res : -EIO, "write of %u bytes to %s at %u failed",
 				 bytes, wb->seg->path, wb->file_off);
 		log_seg_put(wb->seg);
@@ -335,7 +333,7 @@ int log_truncate(struct log *log, uint64_t last_kept)
 			break;
 		}
 		list_unlink(&seg->node);
-		list_push_back(&log->dead, &seg->node);
+		log_seg_dead(log, seg);
 	}
 	log->last_index = last_kept;
 	log->last_epoch = epoch;

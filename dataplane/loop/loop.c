@@ -21,7 +21,7 @@
 
 #define LOOP_CQE_BATCH_MAX 256
 #define LOOP_TIMERS_INITIAL 64
-#define LOOP_IDLE_SPIN_US_DEFAULT 200
+#define LOOP_IDLE_SPIN_US_DEFAULT 50
 #define LOOP_IDLE_SLEEP_US_MAX_DEFAULT 1000
 
 struct loop_msg {
@@ -40,7 +40,9 @@ struct loop {
 	struct io_uring ring;
 	struct rte_ring *msgs;
 	uint64_t now_ns;
+	int64_t wall_ms;
 	uint64_t last_busy_ns;
+	bool last_turn_busy;          /* busy time is counted at the next turn's clock read */
 	struct list_node pollers;
 	struct list_node flushers;
 	struct list_node backlog;   /* struct loop_backlog_msg, oldest first */
@@ -52,6 +54,7 @@ struct loop {
 	bool ring_enabled;
 	/* Cross-thread fields on their own cache line. */
 	CACHE_ALIGNED atomic_bool sleeping;
+	atomic_uint_fast64_t turns_published;
 	atomic_bool stop_requested;
 	int wake_fd;
 	uint64_t wake_buf;
@@ -154,6 +157,7 @@ struct loop *loop_create(const struct loop_config *cfg)
 	loop->wake_op.cb = loop_wake_cb;
 	loop_wake_arm(loop);
 	loop->now_ns = time_mono_ns();
+	loop->wall_ms = time_wall_ms();
 	loop->last_busy_ns = loop->now_ns;
 	return loop;
 }
@@ -183,6 +187,11 @@ uint64_t loop_now_ns(const struct loop *loop)
 	return loop->now_ns;
 }
 
+int64_t loop_wall_ms(const struct loop *loop)
+{
+	return loop->wall_ms;
+}
+
 struct io_uring *loop_uring(struct loop *loop)
 {
 	return &loop->ring;
@@ -191,6 +200,11 @@ struct io_uring *loop_uring(struct loop *loop)
 void loop_stats_get(const struct loop *loop, struct loop_stats *out)
 {
 	*out = loop->stats;
+}
+
+uint64_t loop_turns_get(const struct loop *loop)
+{
+	return atomic_load_explicit(&((struct loop *)loop)->turns_published, memory_order_relaxed);
 }
 
 void loop_stop(struct loop *loop)
@@ -452,7 +466,10 @@ int loop_run_once(struct loop *loop)
 	if (unlikely(!loop->ring_enabled))
 		loop_ring_enable(loop);
 	uint64_t start = time_mono_ns();
+	if (loop->last_turn_busy)
+		loop->stats.busy_ns += start - loop->now_ns;
 	loop->now_ns = start;
+	loop->wall_ms = time_wall_ms();
 	int work = loop_backlog_run(loop);
 	work += loop_msgs_run(loop);
 	work += loop_cqes_run(loop);
@@ -461,10 +478,11 @@ int loop_run_once(struct loop *loop)
 	work += loop_pollers_run(&loop->flushers);
 	loop_submit(loop);
 	loop->stats.turns++;
+	atomic_store_explicit(&loop->turns_published, loop->stats.turns, memory_order_relaxed);
+	loop->last_turn_busy = work > 0;
 	if (work > 0) {
 		loop->stats.busy_turns++;
 		loop->last_busy_ns = start;
-		loop->stats.busy_ns += time_mono_ns() - start;
 	}
 	return work;
 }

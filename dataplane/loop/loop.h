@@ -46,6 +46,8 @@ void loop_stop(struct loop *loop);
 unsigned loop_id(const struct loop *loop);
 /* Monotonic time read once at the start of the turn; cheap to call often. */
 uint64_t loop_now_ns(const struct loop *loop);
+/* Wall-clock milliseconds read once at the start of the turn (key expiry). */
+int64_t loop_wall_ms(const struct loop *loop);
 
 /* ---- Pollers: called every turn; return >0 if they did work ---- */
 typedef int (*loop_poller_fn)(void *arg);
@@ -117,5 +119,7 @@ struct loop_stats {
 	uint64_t busy_ns;       /* time spent in turns that did work */
 };
 void loop_stats_get(const struct loop *loop, struct loop_stats *out);
+/* Turns run so far; readable from any thread (a stalled loop stops it). */
+uint64_t loop_turns_get(const struct loop *loop);
 
 #endif

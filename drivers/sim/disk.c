@@ -351,12 +351,16 @@ static void sim_ns_log(struct sim_disk *d, enum sim_ns_kind kind, const char *a,
 
 /* ---- Capacity ---- */
 
+/* Space in use: files with a name or an open handle. A file only its durable name keeps
+ * (unlinked, not yet synced) takes no space now, as on a journaling filesystem. */
 uint64_t sim_disk_used_bytes(const struct sim_disk *d)
 {
 	uint64_t used = 0;
-	for (uint32_t i = 0; i < d->ninodes; i++)
-		if (d->inodes[i].live)
-			used += MAX(d->inodes[i].vis.size, d->inodes[i].dur.size);
+	for (uint32_t i = 0; i < d->ninodes; i++) {
+		const struct sim_inode *in = &d->inodes[i];
+		if (in->live && (in->handles || sim_ino_named(d, (int32_t)i, false)))
+			used += MAX(in->vis.size, in->dur.size);
+	}
 	return used;
 }
 
@@ -765,6 +769,14 @@ uint64_t sim_disk_run(struct sim_disk *d)
 uint32_t sim_disk_inflight(const struct sim_disk *d)
 {
 	return d->nops;
+}
+
+uint32_t sim_disk_open_files(const struct sim_disk *d)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < d->nhandles; i++)
+		n += d->handles[i].used;
+	return n;
 }
 
 uint64_t sim_disk_now_ns(const struct sim_disk *d)

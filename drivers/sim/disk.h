@@ -61,6 +61,8 @@ int sim_disk_step(struct sim_disk *d);
 /* Steps until nothing is in flight (callbacks may start more); returns the steps. */
 uint64_t sim_disk_run(struct sim_disk *d);
 uint32_t sim_disk_inflight(const struct sim_disk *d);
+/* Files and directories open now: a test's check for leaked handles. */
+uint32_t sim_disk_open_files(const struct sim_disk *d);
 uint64_t sim_disk_now_ns(const struct sim_disk *d);
 void sim_disk_advance(struct sim_disk *d, uint64_t ns);
 

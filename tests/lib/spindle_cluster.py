@@ -21,12 +21,13 @@ def dpdk_possible():
 
 class Cluster:
     def __init__(self, nodes=3, transport=None, lanes=4, loops=1, bootstrap_primary=0,
-                 settings=(), binary=None):
+                 settings=(), binary=None, control_socket=False):
         self.nodes = nodes
         self.transport = transport or ("dpdk" if dpdk_possible() else "udp")
         self.lanes, self.loops = lanes, loops
         self.bootstrap_primary = bootstrap_primary
         self.settings = list(settings)
+        self.control_socket = control_socket
         self.binary = binary or os.path.join(BUILD_DIR, "spindled")
         self.dir = tempfile.mkdtemp(prefix="spindle-cluster-")
         # Consecutive free ports for the nodes' clients.
@@ -59,6 +60,8 @@ class Cluster:
                 "--segment-bytes", "4m", "--binary", self.binary]
         for s in self.settings:
             args += ["--set", s]
+        if self.control_socket:
+            args += ["--control-sockets"]
         self.run(*(args + [self.port, self.dir]))
         return self
 

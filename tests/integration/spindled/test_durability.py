@@ -111,6 +111,22 @@ class CrashRestart(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class LaneCount(unittest.TestCase):
+    def test_another_lane_count_is_refused(self):
+        tmp = tempfile.mkdtemp(prefix="spindle-lanes-")
+        data = os.path.join(tmp, "data")
+        try:
+            with Spindled("--lanes", "4", data_dir=data, durability="disk") as sp:
+                redis.Redis(port=sp.port).set("k", "v")
+            sp = Spindled("--lanes", "8", data_dir=data, durability="disk")
+            with self.assertRaisesRegex(RuntimeError, "created with 4 lanes but lanes is 8"):
+                sp.start(wait_s=15)
+            with Spindled("--lanes", "4", data_dir=data, durability="disk") as sp:
+                self.assertEqual(redis.Redis(port=sp.port).get("k"), b"v")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class DiskFull(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0:

@@ -136,6 +136,7 @@ static inline void fx_close(struct fx *f)
 	assert_true(done);
 	log_destroy(f->log);
 	f->log = NULL;
+	assert_int_equal(sim_disk_open_files(f->disk), 0); /* no handle leaked */
 }
 
 /* Power loss: the log object is abandoned (nothing can complete any more). */

@@ -155,6 +155,33 @@ static void test_corrupt_middle_record_every_byte(void **state)
 	teardown(&f);
 }
 
+/* A sound record where another index belongs: refused (and the half-scanned segment is
+ * freed once: this crashed before, found by fuzz_log_record). */
+static void test_sound_record_out_of_place(void **state)
+{
+	(void)state;
+	struct fx f;
+	build(&f, 10, 10);
+	uint64_t off;
+	uint32_t bytes;
+	assert_true(find_record(&f, SEG1, 4, &off, &bytes));
+	uint8_t rec[1024];
+	assert_int_equal(sim_disk_file_read(f.disk, SEG1, off, rec, bytes), (int)bytes);
+	struct log_record r;
+	uint32_t used;
+	assert_int_equal(log_record_decode(rec, bytes, &r, &used), LOG_RECORD_OK);
+	r.index = 40;
+	uint8_t body[1024];
+	memcpy(body, r.body, r.len);
+	r.body = body;
+	assert_int_equal(log_record_encode(rec, &r), bytes);
+	assert_int_equal(sim_disk_file_write(f.disk, SEG1, off, rec, bytes), (int)bytes);
+	expect_corrupt(&f, SEG1, off);
+	assert_int_equal(f.rec.corruption.index, 4);
+	assert_non_null(strstr(f.rec.corruption.reason, "out of place"));
+	teardown(&f);
+}
+
 static void test_lost_sector_in_the_middle(void **state)
 {
 	(void)state;
@@ -261,6 +288,35 @@ static void test_direct_io_fallback(void **state)
 	teardown(&f);
 }
 
+/* Entries written under a larger entry_bytes_max than the log is opened with. */
+static void test_entries_larger_than_config(void **state)
+{
+	(void)state;
+	struct fx f;
+	setup(&f, 9);
+	f.cfg.segment_bytes = 8 << 20;
+	f.cfg.entry_bytes_max = 2 << 20;
+	f.cfg.write_buf_bytes = 3 << 20;
+	f.cfg.read_bytes_max = 64 << 10;
+	assert_int_equal(fx_open(&f), 0);
+	uint8_t *big = malloc(2 << 20);
+	for (uint32_t i = 0; i < (2u << 20); i++)
+		big[i] = (uint8_t)(i * 13);
+	for (uint64_t i = 1; i <= 3; i++) {
+		struct log_entry e = { .epoch = 1, .index = i, .data = big, .len = 2 << 20 };
+		assert_int_equal(log_append(f.log, &e), 0);
+		fx_flush_all(&f);
+	}
+	fx_close(&f);
+	f.cfg.entry_bytes_max = 4096;
+	f.cfg.write_buf_bytes = 16 * 1024;
+	assert_int_equal(fx_open(&f), 0);
+	assert_int_equal(log_last_index(f.log), 3);
+	assert_false(f.rec.tail_cut);
+	free(big);
+	teardown(&f);
+}
+
 /* ---- Crash after every disk step of a scripted workload ---- */
 
 #define WL_TURNS 70
@@ -288,12 +344,47 @@ struct run {
 	uint64_t crash_at;  /* crash after this many steps; 0: never */
 	bool crashed;
 	uint64_t rng;
+	bool snapshots;     /* the workload takes snapshots too */
+	bool snap_busy;
+	uint64_t snap_floor; /* never truncate below a snapshot asked for */
+	uint64_t snap_left;
 };
 
 static uint64_t run_rand(struct run *r)
 {
 	r->rng = r->rng * 6364136223846793005ull + 1442695040888963407ull;
 	return r->rng >> 33;
+}
+
+static ssize_t run_snap_src(void *arg, uint8_t *buf, size_t cap)
+{
+	struct run *r = arg;
+	size_t n = (size_t)MIN((uint64_t)cap, r->snap_left);
+	memset(buf, 0x77, n);
+	r->snap_left -= n;
+	return (ssize_t)n;
+}
+
+static void run_snap_done(void *arg, int err, const struct log_snapshot_info *info)
+{
+	struct run *r = arg;
+	(void)err;
+	(void)info;
+	r->snap_busy = false;
+}
+
+/* A snapshot of the state at a durable index (what the host does after applying it). */
+static void run_snapshot(struct run *r)
+{
+	uint64_t durable = r->f.durable;
+	if (r->snap_busy || durable <= r->snap_floor)
+		return;
+	uint64_t index = r->snap_floor + 1 + run_rand(r) % (durable - r->snap_floor);
+	r->snap_left = 5000;
+	if (log_snapshot_take(r->f.log, index, run_snap_src, r, run_snap_done, r) == 0) {
+		r->snap_busy = true;
+		r->snap_floor = index;
+	}
 }
 
 static void model_gen(struct model *m)
@@ -343,12 +434,15 @@ static void run_workload(struct run *r)
 		uint64_t op = run_rand(r) % 10;
 		if (op < 7) {
 			run_append(r, 1 + run_rand(r) % 8);
-		} else if (op == 7 && r->m.last > 2) {
+		} else if (op == 7 && r->m.last > 2 && r->m.last - 1 > r->snap_floor) {
 			uint64_t keep = r->m.last - 1 - run_rand(r) % MIN(r->m.last - 1, 25);
+			keep = MAX(keep, r->snap_floor);
 			assert_int_equal(log_truncate(r->f.log, keep), 0);
 			r->m.last = keep;
 			r->m.epoch++;
 			model_gen(&r->m);
+		} else if (op >= 8 && r->snapshots) {
+			run_snapshot(r);
 		}
 		if (r->crashed)
 			break;
@@ -363,9 +457,10 @@ static void run_workload(struct run *r)
 }
 
 /* The recovered log must be a prefix of what the log held at some moment. */
-static void check_prefix_of_history(const struct model *m, const uint64_t *got, uint64_t n)
+static void check_prefix_of_history(const struct model *m, const uint64_t *got, uint64_t first,
+				    uint64_t n)
 {
-	if (n == 0)
+	if (n < first)
 		return;
 	const struct model *mm = m;
 	for (uint32_t g = 0; g < mm->gens; g++) {
@@ -376,7 +471,7 @@ static void check_prefix_of_history(const struct model *m, const uint64_t *got, 
 			fail_msg("recovered %llu entries; generation %u has only %llu",
 				 (unsigned long long)n, g,
 				 (unsigned long long)(base + mm->gen[g].appended));
-		for (uint64_t i = 1; i <= n; i++) {
+		for (uint64_t i = first; i <= n; i++) {
 			uint64_t want = i <= base ? mm->gen[g].start[i] : mm->gen[g].epoch;
 			if (got[i] != want)
 				fail_msg("entry %llu has epoch %llu, history says %llu",
@@ -408,21 +503,23 @@ static void run_check(struct run *r, uint64_t durable_at_crash, uint64_t recover
 			 (unsigned long long)r->crash_at, (unsigned long long)recovery_crash, err,
 			 f->rec.corruption.path, (unsigned long long)f->rec.corruption.offset,
 			 f->rec.corruption.reason);
-	uint64_t n = log_last_index(f->log);
+	uint64_t n = log_last_index(f->log), first = log_first_index(f->log);
 	static uint64_t got[WL_ENTRIES_MAX];
-	for (uint64_t i = 1; i <= n; i++)
+	for (uint64_t i = first; i <= n; i++)
 		assert_int_equal(log_epoch_at(f->log, i, &got[i]), 0);
+	/* What the log no longer holds, a snapshot does. */
+	assert_true(first <= 1 || f->rec.snapshot_index >= first - 1);
 	if (n < durable_at_crash)
 		fail_msg("acknowledged entries lost: durable %llu, recovered %llu",
 			 (unsigned long long)durable_at_crash, (unsigned long long)n);
-	for (uint64_t i = 1; i <= durable_at_crash; i++)
+	for (uint64_t i = first; i <= durable_at_crash; i++)
 		if (got[i] != r->m.epochs[i])
 			fail_msg("acknowledged entry %llu came back with epoch %llu, not %llu",
 				 (unsigned long long)i, (unsigned long long)got[i],
 				 (unsigned long long)r->m.epochs[i]);
-	check_prefix_of_history(&r->m, got, n);
-	if (n)
-		assert_int_equal(fx_read_check(f, 1, n), n); /* every byte of every payload */
+	check_prefix_of_history(&r->m, got, first, n);
+	if (n >= first) /* every byte of every payload */
+		assert_int_equal(fx_read_check(f, first, n), n - first + 1);
 	/* And the log goes on. */
 	uint64_t e = MAX(log_last_epoch(f->log), 1) + 100;
 	fx_append_range(f, e, n + 1, n + 3);
@@ -450,18 +547,23 @@ static void run_init(struct run *r, uint64_t seed, bool reorder)
 	assert_int_equal(fx_open(&r->f), 0);
 }
 
-static void crash_points(uint64_t seed, bool reorder)
+static void crash_points_ex(uint64_t seed, bool reorder, bool snapshots)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	run_init(r, seed, reorder);
+	r->snapshots = snapshots;
 	run_workload(r);
 	uint64_t total = r->steps;
+	struct log_stats st;
+	log_stats_get(r->f.log, &st);
+	assert_true(!snapshots || (st.snapshot_index > 0 && log_first_index(r->f.log) > 1));
 	fx_close(&r->f);
 	sim_disk_destroy(r->f.disk);
-	assert_true(total > 100);
+	assert_true(total > 30); /* the workload did something */
 	uint64_t cut_seen = 0;
 	for (uint64_t k = 1; k <= total; k++) {
 		run_init(r, seed, reorder);
+		r->snapshots = snapshots;
 		r->crash_at = k;
 		run_workload(r);
 		r->crashed = true; /* the last point: after everything */
@@ -473,6 +575,20 @@ static void crash_points(uint64_t seed, bool reorder)
 	}
 	(void)cut_seen;
 	free(r);
+}
+
+static void crash_points(uint64_t seed, bool reorder)
+{
+	crash_points_ex(seed, reorder, false);
+}
+
+/* With snapshots taken along the way: segments wholly before them are deleted while dead
+ * ones wait for their truncation to be durable, all crashed at every step. */
+static void test_crash_points_snapshots(void **state)
+{
+	(void)state;
+	crash_points_ex(21, false, true);
+	crash_points_ex(22, true, true);
 }
 
 static void test_crash_points_fifo(void **state)
@@ -488,6 +604,19 @@ static void test_crash_points_reordered(void **state)
 	crash_points(13, true);
 }
 
+/* A longer run is one variable: SPINDLE_LOG_SEEDS=N adds N more seeds, half of them with
+ * operations completing in random order. */
+static void test_crash_points_more_seeds(void **state)
+{
+	(void)state;
+	const char *env = getenv("SPINDLE_LOG_SEEDS");
+	uint64_t n = env ? strtoull(env, NULL, 10) : 0;
+	for (uint64_t i = 0; i < n; i++) {
+		print_message("crash points: seed %llu\n", (unsigned long long)(1000 + i));
+		crash_points_ex(1000 + i, i % 2 == 1, i % 4 >= 2);
+	}
+}
+
 int main(void)
 {
 	log_level_min = LOG_LEVEL_ERROR + 1;
@@ -495,13 +624,17 @@ int main(void)
 		cmocka_unit_test(test_clean_reopen_reports),
 		cmocka_unit_test(test_torn_last_record_every_offset),
 		cmocka_unit_test(test_corrupt_middle_record_every_byte),
+		cmocka_unit_test(test_sound_record_out_of_place),
 		cmocka_unit_test(test_lost_sector_in_the_middle),
 		cmocka_unit_test(test_missing_or_damaged_segment),
 		cmocka_unit_test(test_foreign_files),
 		cmocka_unit_test(test_leftovers_cleaned),
 		cmocka_unit_test(test_direct_io_fallback),
+		cmocka_unit_test(test_entries_larger_than_config),
 		cmocka_unit_test(test_crash_points_fifo),
 		cmocka_unit_test(test_crash_points_reordered),
+		cmocka_unit_test(test_crash_points_snapshots),
+		cmocka_unit_test(test_crash_points_more_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
