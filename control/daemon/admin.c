@@ -101,20 +101,6 @@ static void client_writable(struct ctld_watch *w, int revents)
 		client_write(c);
 }
 
-static void json_string(struct ctld_buf *b, const char *s)
-{
-	ctld_buf_printf(b, "\"");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			ctld_buf_printf(b, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			ctld_buf_printf(b, "\\u%04x", (unsigned char)*s);
-		else
-			ctld_buf_printf(b, "%c", *s);
-	}
-	ctld_buf_printf(b, "\"");
-}
-
 void admin_answer(struct admin_client *c, enum ctld_admin_code code, const char *body)
 {
 	if (c->phase == ADMIN_CLOSING)
@@ -125,7 +111,7 @@ void admin_answer(struct admin_client *c, enum ctld_admin_code code, const char 
 	else if (c->r.json) {
 		ctld_buf_printf(&c->out, "ERR %s\n{\"ok\":false,\"error\":\"%s\",\"message\":",
 				ctld_admin_code_name(code), ctld_admin_code_name(code));
-		json_string(&c->out, body);
+		ctld_buf_json_string(&c->out, body);
 		ctld_buf_printf(&c->out, "}\n");
 	} else {
 		ctld_buf_printf(&c->out, "ERR %s\n%s%s", ctld_admin_code_name(code), body,

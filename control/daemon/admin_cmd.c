@@ -61,12 +61,10 @@ static void answer_ok(struct admin_client *c, const char *text)
 		return;
 	}
 	struct ctld_buf b = { 0 };
-	ctld_buf_printf(&b, "{\"ok\":true,\"ms\":%llu,\"message\":\"",
+	ctld_buf_printf(&b, "{\"ok\":true,\"ms\":%llu,\"message\":",
 			(unsigned long long)(ctld_now_ms() - c->start_ms));
-	for (const char *p = text; *p; p++)
-		if (*p != '\n' && *p != '"' && *p != '\\')
-			ctld_buf_printf(&b, "%c", *p);
-	ctld_buf_printf(&b, "\"}\n");
+	ctld_buf_json_string(&b, text);
+	ctld_buf_printf(&b, "}\n");
 	admin_answer(c, CTLD_ADMIN_OK, b.oom ? "" : b.p);
 	ctld_buf_free(&b);
 }

@@ -81,7 +81,7 @@ static const struct ctld_conf_key ctld_keys[] = {
 	  "The control group leader's heartbeat interval." },
 	{ "segment-bytes", KT_SIZE, F(segment_bytes), 1ull << 20, 1ull << 30, "4m",
 	  "Size of a preallocated segment of the control log." },
-	{ "snapshot-every-bytes", KT_SIZE, F(snapshot_every_bytes), 64ull << 10, 1ull << 34, "1m",
+	{ "snapshot-every-bytes", KT_SIZE, F(snapshot_every_bytes), 4ull << 10, 1ull << 34, "1m",
 	  "A snapshot of the cluster state is taken after this much control log." },
 	{ "log-level", KT_STR, F(log_level), 0, 0, "info", "debug, info, warn or error." },
 };

@@ -139,8 +139,8 @@ static void lead_why(const struct ctld *d, const struct ctl_cmd *c, uint64_t now
 		why_prepare(d, c, now, out, cap);
 		return;
 	case CTL_CMD_LANE_PRIMARY:
-		snprintf(out, cap, "a majority of the voters promised epoch %llu and the old primary's "
-			 "lease is over; node %u's log is the most up to date among them",
+		snprintf(out, cap, "a majority of the voters promised epoch %llu (the old primary stepped "
+			 "down, or its lease ran out); node %u's log is the most up to date among them",
 			 (unsigned long long)c->epoch, c->node);
 		return;
 	case CTL_CMD_LANE_MEMBERS:
@@ -421,8 +421,12 @@ static void lead_view(struct ctld *d, uint64_t now)
 	d->stats.views_sent++;
 }
 
-void ctld_lead_tick(struct ctld *d, uint64_t now)
+void ctld_lead_tick(struct ctld *d, uint64_t tick_ms)
 {
+	/* The leader's logic must see time only move forward: a report handled a moment ago
+	 * read the clock after tick_ms was taken. */
+	(void)tick_ms;
+	uint64_t now = ctld_now_ms();
 	if (d->state->n_lanes > 0)
 		ctl_leader_tick(d->leader, now);
 	if (now - d->members_ms >= d->conf.propose_retry_ms) {

@@ -36,6 +36,20 @@ void ctld_buf_printf(struct ctld_buf *b, const char *fmt, ...)
 	}
 }
 
+void ctld_buf_json_string(struct ctld_buf *b, const char *s)
+{
+	ctld_buf_printf(b, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			ctld_buf_printf(b, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			ctld_buf_printf(b, "\\u%04x", (unsigned char)*s);
+		else
+			ctld_buf_printf(b, "%c", *s);
+	}
+	ctld_buf_printf(b, "\"");
+}
+
 void ctld_buf_free(struct ctld_buf *b)
 {
 	free(b->p);
@@ -240,12 +254,15 @@ static void json_nodes(const struct ctld_status *st, struct ctld_buf *b)
 			continue;
 		ctld_buf_printf(b, "%s{\"id\":%u,\"state\":\"%s\",\"health\":\"%s\",\"reporting\":%s,"
 				"\"dataplane_alive\":%s,\"report_age_ms\":%u,\"primaries\":%u,"
-				"\"control\":\"%s\",\"mgmt_addr\":\"%s\",\"repl_addr\":\"%s\",\"hears\":",
-				first ? "" : ",", i, ctld_node_state_name(n->state), health_name(st, n),
+				"\"control\":\"%s\",\"mgmt_addr\":", first ? "" : ",", i,
+				ctld_node_state_name(n->state), health_name(st, n),
 				n->reporting ? "true" : "false", n->alive ? "true" : "false",
 				n->report_age_ms, n->primaries,
-				n->group_voter ? "voter" : n->in_group ? "learner" : "none", n->mgmt_addr,
-				n->repl_addr);
+				n->group_voter ? "voter" : n->in_group ? "learner" : "none");
+		ctld_buf_json_string(b, n->mgmt_addr);
+		ctld_buf_printf(b, ",\"repl_addr\":");
+		ctld_buf_json_string(b, n->repl_addr);
+		ctld_buf_printf(b, ",\"hears\":");
 		json_nodes_array(b, n->peers_heard);
 		ctld_buf_printf(b, "}");
 		first = false;

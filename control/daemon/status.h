@@ -22,6 +22,8 @@ struct ctld_buf {
 	bool oom;           /* an append failed for lack of memory: the text is cut short */
 };
 void ctld_buf_printf(struct ctld_buf *b, const char *fmt, ...) PRINTF_FMT(2, 3);
+/* s as a JSON string, quotes and escapes included. */
+void ctld_buf_json_string(struct ctld_buf *b, const char *s);
 void ctld_buf_free(struct ctld_buf *b);
 
 struct ctld_status_node {
