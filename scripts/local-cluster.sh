@@ -24,6 +24,7 @@
 #   --control (a spindle-control beside each spindled, see below) --spares N (0)
 #   --control-binary PATH (build/control/daemon/spindle-control)
 #   --control-set "KEY VALUE" (any spindle-control key, repeatable)
+#   --mgmt-port P (17600) --metrics-port P (17700): the control daemons' UDP and HTTP ports
 #
 # With --control, each node also runs spindle-control (cI.conf, cI.log, cI.pid, admin socket
 # DIR/cI.sock, management network on 127.0.1.I:17600, metrics on 127.0.1.I:17700/metrics);
@@ -154,8 +155,12 @@ node_wait() { # dir i [tries]: waits for PING; restarts a node whose af_packet f
 
 # ---- The control plane ----
 
+# The control daemons' ports (start --mgmt-port/--metrics-port; kept in DIR/ctlports).
 CTL_MGMT_PORT=17600
 CTL_METRICS_PORT=17700
+ctl_ports_load() { # dir
+	if [ -f "$1/ctlports" ]; then read -r CTL_MGMT_PORT CTL_METRICS_PORT < "$1/ctlports"; fi
+}
 
 repl_addr() { # transport i
 	if [ "$1" = dpdk ]; then echo "10.98.0.$2"; else echo "127.0.1.$2"; fi
@@ -262,6 +267,7 @@ cmd_add() { # node dir
 	[ -f "$dir/control" ] || die "add needs a cluster started with --control"
 	[ -f "$dir/n$i.conf" ] || die "node $i is not a configured spare (start with --spares)"
 	read -r _ transport _ < "$dir/nodes"
+	ctl_ports_load "$dir"
 	via=$(ctl_any "$dir")
 	node_start "$dir" "$i"
 	node_wait "$dir" "$i"
@@ -300,6 +306,8 @@ cmd_start() {
 		--spares) spares=$2; shift 2 ;;
 		--control-binary) cbin=$2; shift 2 ;;
 		--control-set) cextra+=("$2"); shift 2 ;;
+		--mgmt-port) CTL_MGMT_PORT=$2; shift 2 ;;
+		--metrics-port) CTL_METRICS_PORT=$2; shift 2 ;;
 		[0-9]*) port=$1; shift ;;
 		*) dir=$1; shift ;;
 		esac
@@ -323,7 +331,10 @@ cmd_start() {
 	echo "$bin" > "$dir/binary"
 	echo "$nodes $transport $port" > "$dir/nodes"
 	echo "$total" > "$dir/total"
-	if [ "$control" = yes ]; then echo "$cbin" > "$dir/control"; fi
+	if [ "$control" = yes ]; then
+		echo "$cbin" > "$dir/control"
+		echo "$CTL_MGMT_PORT $CTL_METRICS_PORT" > "$dir/ctlports"
+	fi
 	for i in $(seq 1 "$total"); do
 		node_conf "$dir" "$i" "$total" "$transport" "$port" "$lanes" "$loops" "$boot" "$seg" "$ctl" "${extra[@]+"${extra[@]}"}"
 		if [ "$control" = yes ]; then
