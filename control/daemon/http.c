@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/list.h"
 #include "base/log.h"
 #include "base/panic.h"
 #include "daemon/ctld.h"
@@ -20,6 +21,7 @@
 
 struct http_client {
 	struct ctld_watch w;
+	struct list_node node;
 	struct ctld_http *h;
 	int fd;
 	char req[HTTP_REQUEST_BYTES_MAX + 1];
@@ -32,6 +34,7 @@ struct ctld_http {
 	int fd;
 	struct ctld_watch watch;
 	unsigned clients;
+	struct list_node list;           /* struct http_client, until handed back */
 	uint64_t scrapes;
 };
 
@@ -39,6 +42,7 @@ static void http_client_stopped(struct ctld_watch *w)
 {
 	struct http_client *c = container_of(w, struct http_client, w);
 	c->h->clients--;
+	list_unlink(&c->node);
 	free(c);
 }
 
@@ -124,6 +128,7 @@ static void http_acceptable(struct ctld_watch *w, int revents)
 		c->h = h;
 		c->fd = fd;
 		h->clients++;
+		list_push_back(&h->list, &c->node);
 		ctld_watch_start(&c->w, h->d->loop, fd, POLLIN, true, http_readable);
 	}
 }
@@ -137,6 +142,7 @@ struct ctld_http *ctld_http_create(struct ctld *d, const char *addr)
 	if (h == NULL)
 		return NULL;
 	h->d = d;
+	list_init(&h->list);
 	h->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (h->fd < 0 || setsockopt(h->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
@@ -152,11 +158,18 @@ struct ctld_http *ctld_http_create(struct ctld *d, const char *addr)
 	return h;
 }
 
-/* At exit, once the loop has stopped turning (clients in flight are left to the kernel). */
+/* At exit, once the loop has stopped turning: nothing is handed back any more. */
 void ctld_http_destroy(struct ctld_http *h)
 {
 	if (h == NULL)
 		return;
+	struct list_node *n;
+	while ((n = list_pop_front(&h->list)) != NULL) {
+		struct http_client *c = list_entry(n, struct http_client, node);
+		if (!c->done)
+			close(c->fd);
+		free(c);
+	}
 	close(h->fd);
 	free(h);
 }

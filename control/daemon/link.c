@@ -144,7 +144,7 @@ static void link_readable(struct ctld_watch *w, int revents)
 		ctld_framer_filled(&l->rx, (size_t)n);
 		const uint8_t *msg;
 		uint32_t len;
-		int rc;
+		int rc = 0;
 		while (l->state == CTLD_LINK_UP && (rc = ctld_framer_take(&l->rx, &msg, &len)) == 1)
 			link_message(d, msg, len);
 		if (l->state == CTLD_LINK_UP && rc < 0)
