@@ -401,7 +401,10 @@ static void lead_view(struct ctld *d, uint64_t now)
 							     .peers_heard = r->hb.peers_heard,
 							     .incarnation = r->hb.incarnation };
 		}
-		if ((v.reporting >> i) & 1 && ctl_leader_healthy(d->leader, now, i))
+		/* A new leader listens first: until then a node it has not heard of yet counts
+		 * as healthy, as the failure detector has it. */
+		bool member = d->state->nodes[i].state != CTL_NODE_NONE || (v.reporting >> i) & 1;
+		if (member && ctl_leader_healthy(d->leader, now, i))
 			v.healthy |= 1ull << i;
 	}
 	ctl_leader_stats_get(d->leader, &v.stats);
