@@ -56,10 +56,12 @@ static unsigned t_queued;
 static void deliver(void)
 {
 	static struct repl_entry entries[REPL_MSG_ENTRIES_MAX];
+	static struct tmsg batch[T_QUEUE];
 	unsigned n = t_queued;
+	memcpy(batch, t_queue, n * sizeof(*batch)); /* answers queue up while these go */
 	t_queued = 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct tmsg *q = &t_queue[i];
+		struct tmsg *q = &batch[i];
 		struct repl_msg m;
 		struct tnode *to = &t_node[q->dst];
 		if (to->r != NULL &&
