@@ -343,6 +343,7 @@ static int node_build(struct node *node)
 		.snapshot_every_bytes = c->snapshot_every_bytes, .lease_ms = c->lease_ms,
 		.heartbeat_ms = c->heartbeat_ms, .drift_ppm = c->drift_ppm,
 		.bootstrap_primary = c->bootstrap_primary,
+		.bootstrap_control = c->bootstrap == CONF_BOOTSTRAP_CONTROL,
 		.fatal = node_lane_fatal, .fatal_ctx = node,
 	};
 	for (uint32_t i = 0; i < c->peers_count; i++)

@@ -22,6 +22,23 @@
 #   --binary PATH (build/spindled) --bootstrap-primary NODE (0: spread) --segment-bytes SIZE
 #   --set "KEY VALUE" (any spindled key, repeatable)
 #   --control-sockets (each node's control socket at DIR/nI.ctl, for a control daemon)
+#   --control (a spindle-control beside each spindled, see below) --spares N (0)
+#   --control-binary PATH (build/control/daemon/spindle-control)
+#   --control-set "KEY VALUE" (any spindle-control key, repeatable)
+#   --mgmt-port P (17600) --metrics-port P (17700): the control daemons' UDP and HTTP ports
+#
+# With --control, each node also runs spindle-control (cI.conf, cI.log, cI.pid, admin socket
+# DIR/cI.sock, management network on 127.0.1.I:17600, metrics on 127.0.1.I:17700/metrics);
+# spindled starts with `bootstrap control`, and start bootstraps the cluster with spindlectl
+# and waits until every lane's primary acts. --spares N configures N more nodes (peers of
+# every spindled, in no lane) for `add`.
+#   local-cluster.sh ctl kill|term|pause|resume|restart NODE DIR
+#                                                 the same, for NODE's control daemon only
+#   local-cluster.sh add NODE DIR                 start spare NODE (both daemons) and add it
+#                                                 to the cluster (spindlectl node add)
+#   local-cluster.sh remove NODE DIR              remove NODE (spindlectl node remove), then
+#                                                 stop its daemons
+#   local-cluster.sh spindlectl NODE DIR ARGS...  spindlectl on NODE's control daemon
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,6 +106,7 @@ node_conf() { # dir i nodes transport port lanes loops bootstrap segment ctl ext
 		echo "transport $transport"
 		echo "repl-udp-port 17500"
 		[ "$ctl" = yes ] && echo "control-socket $dir/n$i.ctl"
+		if [ -f "$dir/control" ]; then echo "bootstrap control"; fi
 		if [ "$transport" = dpdk ]; then
 			echo "repl-ip 10.98.0.$i"
 			echo "eal-args \"--lcores=(0-$loops)@(0-$(( $(nproc) - 1 ))) --file-prefix=spc-$port-$i --no-pci --no-telemetry --log-level=lib.eal:warning --vdev=net_af_packet0,iface=$(ifname "$port" "$i"),framecnt=4096 --no-huge -m 256\""
@@ -138,9 +156,144 @@ node_wait() { # dir i [tries]: waits for PING; restarts a node whose af_packet f
 	die "node $i did not answer within 30 s (log: $dir/n$i.log)"
 }
 
+# ---- The control plane ----
+
+# The control daemons' ports (start --mgmt-port/--metrics-port; kept in DIR/ctlports).
+CTL_MGMT_PORT=17600
+CTL_METRICS_PORT=17700
+ctl_ports_load() { # dir
+	if [ -f "$1/ctlports" ]; then read -r CTL_MGMT_PORT CTL_METRICS_PORT < "$1/ctlports"; fi
+}
+
+repl_addr() { # transport i
+	if [ "$1" = dpdk ]; then echo "10.98.0.$2"; else echo "127.0.1.$2"; fi
+}
+
+ctl_conf() { # dir i initial transport lease extra...
+	local dir=$1 i=$2 initial=$3 transport=$4 lease=$5
+	shift 5
+	{
+		echo "# control daemon of node $i (scripts/local-cluster.sh)"
+		echo "node-id $i"
+		echo "mgmt-addr 127.0.1.$i:$CTL_MGMT_PORT"
+		echo "repl-addr $(repl_addr "$transport" "$i")"
+		for j in $(seq 1 "$initial"); do
+			echo "member $j 127.0.1.$j:$CTL_MGMT_PORT"
+		done
+		echo "data-dir $dir/c$i"
+		echo "dataplane-socket $dir/n$i.ctl"
+		echo "admin-socket $dir/c$i.sock"
+		echo "metrics-addr 127.0.1.$i:$CTL_METRICS_PORT"
+		echo "lease-wait-ms $lease"
+		for kv in "$@"; do
+			echo "$kv"
+		done
+	} > "$dir/c$i.conf"
+}
+
+ctl_bin() { cat "$1/control"; }
+ctlctl() { # dir i args...: spindlectl on node i's control daemon
+	local dir=$1 i=$2
+	shift 2
+	"$(dirname "$(ctl_bin "$dir")")/spindlectl" --socket "$dir/c$i.sock" "$@"
+}
+
+ctl_start() { # dir i
+	local dir=$1 i=$2
+	"$(ctl_bin "$dir")" --config "$dir/c$i.conf" >> "$dir/c$i.log" 2>&1 &
+	echo $! > "$dir/c$i.pid"
+}
+
+ctl_wait() { # dir i: until its admin socket answers
+	local dir=$1 i=$2
+	for _ in $(seq 1 100); do
+		ctlctl "$dir" "$i" status > /dev/null 2>&1 && return 0
+		kill -0 "$(cat "$dir/c$i.pid")" 2>/dev/null || { tail -20 "$dir/c$i.log" >&2; die "control daemon $i exited (log: $dir/c$i.log)"; }
+		sleep 0.1
+	done
+	die "control daemon $i did not answer within 10 s (log: $dir/c$i.log)"
+}
+
+ctl_any() { # dir: a node whose control daemon runs
+	local dir=$1 total
+	total=$(cat "$dir/total")
+	for i in $(seq 1 "$total"); do
+		kill -0 "$(cat "$dir/c$i.pid" 2>/dev/null || echo 0)" 2>/dev/null && ctlctl "$dir" "$i" status > /dev/null 2>&1 && { echo "$i"; return 0; }
+	done
+	die "no control daemon answers"
+}
+
+ctl_lanes_ok() { # dir i: every lane's primary acts, as the leader sees it
+	ctlctl "$1" "$2" status --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+sys.exit(0 if s["bootstrapped"] and s["view_age_ms"] is not None and all(l["state"] == "ok" for l in s["lanes"]) else 1)'
+}
+
+ctl_bootstrap() { # dir
+	local dir=$1 rc
+	for _ in $(seq 1 150); do
+		rc=0
+		ctlctl "$dir" 1 bootstrap --timeout 5 > /dev/null 2>&1 || rc=$?
+		[ "$rc" = 0 ] || [ "$rc" = 5 ] && break
+		sleep 0.2
+	done
+	[ "$rc" = 0 ] || [ "$rc" = 5 ] || die "bootstrap failed (spindlectl exit $rc; logs: $dir/c*.log)"
+	for _ in $(seq 1 300); do
+		ctl_lanes_ok "$dir" 1 && return 0
+		sleep 0.1
+	done
+	ctlctl "$dir" 1 status >&2 || true
+	die "the lanes' primaries did not start within 30 s"
+}
+
+cmd_ctl() { # action node dir
+	local action=$1 i=$2 dir=$3 pid
+	[ -f "$dir/control" ] || die "this cluster runs without a control plane"
+	pid=$(cat "$dir/c$i.pid")
+	case "$action" in
+	kill) kill -9 "$pid" ;;
+	term) kill -TERM "$pid" ;;
+	pause) kill -STOP "$pid" ;;
+	resume) kill -CONT "$pid" ;;
+	restart)
+		kill -9 "$pid" 2>/dev/null || true
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+		ctl_start "$dir" "$i"
+		ctl_wait "$dir" "$i" ;;
+	*) die "ctl: unknown action $action" ;;
+	esac
+}
+
+cmd_add() { # node dir
+	local i=$1 dir=$2 transport via
+	[ -f "$dir/control" ] || die "add needs a cluster started with --control"
+	[ -f "$dir/n$i.conf" ] || die "node $i is not a configured spare (start with --spares)"
+	read -r _ transport _ < "$dir/nodes"
+	ctl_ports_load "$dir"
+	via=$(ctl_any "$dir")
+	node_start "$dir" "$i"
+	node_wait "$dir" "$i"
+	ctl_start "$dir" "$i"
+	ctl_wait "$dir" "$i"
+	ctlctl "$dir" "$via" node add "$i" "127.0.1.$i:$CTL_MGMT_PORT" "$(repl_addr "$transport" "$i")"
+}
+
+cmd_remove() { # node dir
+	local i=$1 dir=$2 via pid
+	[ -f "$dir/control" ] || die "remove needs a cluster started with --control"
+	via=$(ctl_any "$dir")
+	ctlctl "$dir" "$via" node remove "$i"
+	for f in "c$i.pid" "n$i.pid"; do
+		pid=$(cat "$dir/$f" 2>/dev/null || echo "")
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
+	done
+}
+
 cmd_start() {
 	local nodes=3 transport="" lanes=8 loops=1 boot=0 seg=16m port=7001 dir="" ctl=no
-	local bin="$here/build/spindled" extra=()
+	local bin="$here/build/spindled" extra=() control=no spares=0 cextra=() lease=300
+	local cbin="$here/build/control/daemon/spindle-control"
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--nodes) nodes=$2; shift 2 ;;
@@ -152,6 +305,12 @@ cmd_start() {
 		--segment-bytes) seg=$2; shift 2 ;;
 		--set) extra+=("$2"); shift 2 ;;
 		--control-sockets) ctl=yes; shift ;;
+		--control) control=yes; ctl=yes; shift ;;
+		--spares) spares=$2; shift 2 ;;
+		--control-binary) cbin=$2; shift 2 ;;
+		--control-set) cextra+=("$2"); shift 2 ;;
+		--mgmt-port) CTL_MGMT_PORT=$2; shift 2 ;;
+		--metrics-port) CTL_METRICS_PORT=$2; shift 2 ;;
 		[0-9]*) port=$1; shift ;;
 		*) dir=$1; shift ;;
 		esac
@@ -165,38 +324,70 @@ cmd_start() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	[ -f "$dir/nodes" ] && die "$dir already holds a cluster (stop it first)"
-	[ "$transport" = dpdk ] && net_up "$nodes" "$port"
+	local total=$((nodes + spares))
+	[ "$control" = yes ] && { [ -x "$cbin" ] || die "no spindle-control at $cbin"; }
+	[ "$spares" = 0 ] || [ "$control" = yes ] || die "--spares needs --control"
+	for kv in "${extra[@]+"${extra[@]}"}"; do
+		case "$kv" in lease-ms\ *) lease=${kv#lease-ms } ;; esac
+	done
+	[ "$transport" = dpdk ] && net_up "$total" "$port"
 	echo "$bin" > "$dir/binary"
 	echo "$nodes $transport $port" > "$dir/nodes"
-	for i in $(seq 1 "$nodes"); do
-		node_conf "$dir" "$i" "$nodes" "$transport" "$port" "$lanes" "$loops" "$boot" "$seg" "$ctl" "${extra[@]+"${extra[@]}"}"
-		node_start "$dir" "$i"
+	echo "$total" > "$dir/total"
+	if [ "$control" = yes ]; then
+		echo "$cbin" > "$dir/control"
+		echo "$CTL_MGMT_PORT $CTL_METRICS_PORT" > "$dir/ctlports"
+	fi
+	for i in $(seq 1 "$total"); do
+		node_conf "$dir" "$i" "$total" "$transport" "$port" "$lanes" "$loops" "$boot" "$seg" "$ctl" "${extra[@]+"${extra[@]}"}"
+		if [ "$control" = yes ]; then
+			ctl_conf "$dir" "$i" "$nodes" "$transport" "$lease" "${cextra[@]+"${cextra[@]}"}"
+		fi
+		if [ "$i" -le "$nodes" ]; then
+			node_start "$dir" "$i"
+		fi
 	done
 	for i in $(seq 1 "$nodes"); do
 		node_wait "$dir" "$i"
 	done
-	echo "local-cluster: $nodes nodes ($transport) on ports $port-$((port + nodes - 1)), data in $dir"
+	if [ "$control" = yes ]; then
+		for i in $(seq 1 "$nodes"); do
+			ctl_start "$dir" "$i"
+		done
+		for i in $(seq 1 "$nodes"); do
+			ctl_wait "$dir" "$i"
+		done
+		ctl_bootstrap "$dir"
+	fi
+	local with=""
+	[ "$control" = yes ] && with=", control plane bootstrapped"
+	echo "local-cluster: $nodes nodes ($transport) on ports $port-$((port + nodes - 1)), data in $dir$with"
 }
 
 cmd_stop() {
 	local dir=$1 nodes transport port
 	[ -f "$dir/nodes" ] || die "no cluster in $dir"
 	read -r nodes transport port < "$dir/nodes"
-	for i in $(seq 1 "$nodes"); do
-		local pid
-		pid=$(cat "$dir/n$i.pid" 2>/dev/null || echo "")
-		[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
-	done
-	for i in $(seq 1 "$nodes"); do
-		local pid
-		pid=$(cat "$dir/n$i.pid" 2>/dev/null || echo "")
-		for _ in $(seq 1 200); do
-			[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
+	local total=$nodes
+	[ -f "$dir/total" ] && total=$(cat "$dir/total")
+	# Control daemons first, so that nothing fails over while the cluster goes down.
+	for kind in c n; do
+		for i in $(seq 1 "$total"); do
+			local pid
+			pid=$(cat "$dir/$kind$i.pid" 2>/dev/null || echo "")
+			[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
 		done
-		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+		for i in $(seq 1 "$total"); do
+			local pid
+			pid=$(cat "$dir/$kind$i.pid" 2>/dev/null || echo "")
+			for _ in $(seq 1 200); do
+				[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+		done
 	done
-	[ "$transport" = dpdk ] && net_down "$nodes" "$port"
+	[ "$transport" = dpdk ] && net_down "$total" "$port"
 	rm -f "$dir/nodes"
 	echo "local-cluster: stopped"
 }
@@ -210,6 +401,15 @@ cmd_status() {
 		kill -0 "$pid" 2>/dev/null && state=up
 		echo "node $i: $state pid $pid port $((port + i - 1))"
 	done
+	if [ -f "$dir/control" ]; then
+		for i in $(seq 1 "$(cat "$dir/total")"); do
+			local pid state=down
+			pid=$(cat "$dir/c$i.pid" 2>/dev/null || echo 0)
+			kill -0 "$pid" 2>/dev/null && state=up
+			echo "control daemon $i: $state pid $pid"
+		done
+		ctlctl "$dir" "$(ctl_any "$dir")" status || true
+	fi
 }
 
 cmd_node() { # action node dir
@@ -241,5 +441,9 @@ stop) cmd_stop "$2" ;;
 status) cmd_status "$2" ;;
 kill|term|pause|resume|restart) cmd_node "$1" "$2" "$3" ;;
 link) cmd_link "$2" "$3" "$4" ;;
-*) sed -n '2,25p' "$0" >&2; exit 2 ;;
+ctl) cmd_ctl "$2" "$3" "$4" ;;
+add) cmd_add "$2" "$3" ;;
+remove) cmd_remove "$2" "$3" ;;
+spindlectl) dir=$3 node=$2; shift 3; ctlctl "$dir" "$node" "$@" ;;
+*) sed -n '2,42p' "$0" >&2; exit 2 ;;
 esac

@@ -37,6 +37,9 @@ static int conf_check_socket_path(const char *value, char *why, size_t why_len);
 static const struct conf_enum_value conf_durability_values[] = {
 	{ "disk", CONF_DURABILITY_DISK }, { "memory", CONF_DURABILITY_MEMORY }, { NULL, 0 }
 };
+static const struct conf_enum_value conf_bootstrap_values[] = {
+	{ "self", CONF_BOOTSTRAP_SELF }, { "control", CONF_BOOTSTRAP_CONTROL }, { NULL, 0 }
+};
 static const struct conf_enum_value conf_transport_values[] = {
 	{ "none", CONF_TRANSPORT_NONE }, { "dpdk", CONF_TRANSPORT_DPDK },
 	{ "udp", CONF_TRANSPORT_UDP }, { NULL, 0 }
@@ -126,6 +129,11 @@ const struct conf_key conf_keys[] = {
 	  .min = 0, .max = 63, .def = "0",
 	  .doc = "Which node a new cluster makes the first primary of every lane: 0 spreads the "
 	  "lanes over the nodes in id order; a node id gives it all of them." },
+	{ .name = "bootstrap", .type = CT_ENUM, .group = CG_REPLICATION, F(bootstrap), .def = "self",
+	  .enums = conf_bootstrap_values,
+	  .doc = "self: a new lane starts epoch 1 on its own (bootstrap-primary); control: it waits "
+	  "for its first configuration from spindle-control (a cluster run by the control plane, "
+	  "and a node added to a running cluster)." },
 	{ .name = "peer", .type = CT_PEER, .group = CG_REPLICATION, F(peers),
 	  .doc = "A replica peer, one line each: `peer ID IP [MAC] [CLIENT_IP:PORT]`." },
 	{ .name = "nic", .type = CT_STR, .group = CG_NIC, F(nic), .def = "", .check = conf_check_nic,
@@ -693,6 +701,9 @@ static int conf_validate_replication(const struct conf *c, char *err, size_t err
 	if (c->heartbeat_ms * 2 > c->lease_ms)
 		return conf_fail(err, err_len, "lease-ms (%u) must be at least twice heartbeat-ms (%u)",
 				 c->lease_ms, c->heartbeat_ms);
+	if (c->bootstrap == CONF_BOOTSTRAP_CONTROL && c->control_socket[0] == '\0')
+		return conf_fail(err, err_len, "bootstrap control needs control-socket: the lanes wait "
+				 "for spindle-control");
 	return 0;
 }
 

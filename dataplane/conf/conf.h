@@ -31,6 +31,7 @@
 #define CONF_SOCKET_PATH_BYTES_MAX 108 /* sizeof(sun_path), with its NUL */
 
 enum conf_durability { CONF_DURABILITY_DISK = 0, CONF_DURABILITY_MEMORY = 1 };
+enum conf_bootstrap { CONF_BOOTSTRAP_SELF = 0, CONF_BOOTSTRAP_CONTROL = 1 };
 enum conf_transport { CONF_TRANSPORT_NONE = 0, CONF_TRANSPORT_DPDK, CONF_TRANSPORT_UDP };
 
 /* A replication peer: its node id and where its replication port is. */
@@ -81,6 +82,7 @@ struct conf {
 	uint32_t heartbeat_ms;
 	uint32_t drift_ppm;
 	uint16_t bootstrap_primary;
+	enum conf_bootstrap bootstrap;
 	/* Control plane */
 	char control_socket[CONF_PATH_BYTES_MAX];
 	/* NIC and DPDK */

@@ -235,6 +235,13 @@ static void fwd_reply_recv(struct lane *lane, unsigned src, const uint8_t *buf, 
 		struct fwd_pending *p = list_entry(pos, struct fwd_pending, node);
 		if (p->seq != m.seq)
 			continue;
+		if (m.status == LANE_FWD_NOT_PRIMARY) {
+			/* Not run, and its number not taken: the node we believe primary has not
+			 * taken over yet (or the epoch moves on, which resets the channel). Keep it
+			 * and send it again; completing it here would leave a gap in the numbers
+			 * that the primary would wait on forever. */
+			return;
+		}
 		if (!p->resent)
 			fwd_rtt_sample(lane, (time_mono_ns() / 1000) - p->first_ms * 1000);
 		resp_add_raw(p->req->reply, m.reply, m.len);

@@ -93,6 +93,7 @@ struct lane_set_config {
 	uint16_t peers[LANE_PEERS_MAX];
 	uint32_t peers_count;
 	unsigned bootstrap_primary;   /* a fresh cluster's first primary of every lane; 0: spread */
+	bool bootstrap_control;       /* a fresh lane waits for the control plane's configuration */
 };
 
 /* The lanes of this node, each assigned to loops[lane % loops]. Call before the loops run. */

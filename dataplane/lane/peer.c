@@ -122,7 +122,7 @@ void lane_start_replicated(struct lane *lane)
 	const struct lane_set_config *c = &lane->set->cfg;
 	const struct repl_meta *m = lane_meta_get(lane->meta);
 	struct repl_config cfg = { .members = { .voters = lane_members(c), .learners = 0 } };
-	if (m->epoch == 0) {
+	if (m->epoch == 0 && !c->bootstrap_control) {
 		cfg.epoch = 1;
 		cfg.primary = c->bootstrap_primary != 0 ? c->bootstrap_primary
 							: lane_bootstrap_primary(c, lane->id);
@@ -134,7 +134,8 @@ void lane_start_replicated(struct lane *lane)
 	} else {
 		/* Back after a restart: the core follows whoever sends it the promised epoch's
 		 * entries. A node that was that epoch's primary may have lost entries of it: it
-		 * waits for a new epoch from the control plane. */
+		 * waits for a new epoch from the control plane. A new lane under a control plane
+		 * (bootstrap control) waits for its first configuration the same way. */
 		cfg.epoch = m->epoch;
 		cfg.primary = REPL_NODE_NONE;
 	}

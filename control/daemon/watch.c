@@ -1,0 +1,87 @@
+/* Readiness of a descriptor through the loop's io_uring: a poll (multishot for sockets that
+ * stay readable, one-shot for a pending write) whose completions wake the loop from its idle
+ * wait, so the daemon sleeps until something arrives. The I/O itself is done with plain
+ * non-blocking calls by the owner. A stopped watch is handed back by the ring before its
+ * memory may go: `stopped` says when. */
+#define LOG_COMPONENT "control"
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/panic.h"
+#include "daemon/ctld.h"
+
+static void watch_submit(struct ctld_watch *w);
+
+static void watch_cb(struct loop *loop, struct loop_uring_op *op, const struct io_uring_cqe *cqe)
+{
+	(void)loop;
+	struct ctld_watch *w = container_of(op, struct ctld_watch, op);
+	bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+	if (!more)
+		w->armed = false;
+	if (w->stopping) {
+		if (!w->armed && w->stopped != NULL)
+			w->stopped(w);
+		return;
+	}
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED)
+			LOG_WARN("poll on fd %d failed: %s", w->fd, strerror(-cqe->res));
+		if (w->multishot && !w->armed)
+			watch_submit(w); /* e.g. the completion queue overflowed: watch again */
+		return;
+	}
+	if (w->multishot && !w->armed)
+		watch_submit(w);
+	w->fn(w, cqe->res);
+}
+
+static void watch_submit(struct ctld_watch *w)
+{
+	ASSERT(!w->armed);
+	struct io_uring_sqe *sqe = loop_sqe_get(w->loop, &w->op);
+	if (w->multishot)
+		io_uring_prep_poll_multishot(sqe, w->fd, w->events);
+	else
+		io_uring_prep_poll_add(sqe, w->fd, w->events);
+	io_uring_sqe_set_data(sqe, &w->op);
+	w->armed = true;
+}
+
+void ctld_watch_start(struct ctld_watch *w, struct loop *loop, int fd, unsigned events,
+		      bool multishot, ctld_watch_fn fn)
+{
+	ASSERT(fd >= 0 && fn != NULL);
+	memset(w, 0, sizeof(*w));
+	w->op.cb = watch_cb;
+	w->loop = loop;
+	w->fd = fd;
+	w->events = events;
+	w->multishot = multishot;
+	w->fn = fn;
+	watch_submit(w);
+}
+
+void ctld_watch_rearm(struct ctld_watch *w)
+{
+	if (!w->armed && !w->stopping)
+		watch_submit(w);
+}
+
+void ctld_watch_stop(struct ctld_watch *w, void (*stopped)(struct ctld_watch *w))
+{
+	ASSERT(!w->stopping);
+	w->stopping = true;
+	w->stopped = stopped;
+	if (!w->armed) {
+		if (stopped != NULL)
+			stopped(w);
+		return;
+	}
+	/* user_data 0: the loop ignores the removal's own completion. */
+	struct io_uring_sqe *sqe = loop_sqe_get(w->loop, NULL);
+	io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&w->op);
+	io_uring_sqe_set_data(sqe, NULL);
+}
