@@ -389,6 +389,7 @@ static void link_status_visit(struct lane_set *set, uint32_t lane, struct kv_db 
 	s->caught_up = info.rs.role == REPL_ROLE_PRIMARY ? info.caught_up : 0;
 	s->handoff_ready = info.rs.handoff_ready;
 	s->damaged = info.rs.damaged;
+	s->config_committed = info.rs.members_committed;
 }
 
 static void link_status_done(void *arg)
