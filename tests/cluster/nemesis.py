@@ -15,6 +15,7 @@ Network faults need root and the DPDK transport (the veth pairs and bridge of
 scripts/local-cluster.sh); DiskFull needs root to mount. Every fault's cleanup() is safe to
 call at any time, also twice, so a failed case leaves nothing behind."""
 import os
+import re
 import subprocess
 import time
 
@@ -47,6 +48,11 @@ class Fault:
 
     def cleanup(self, c):
         """After the cluster stopped, or on any failure."""
+
+    def effect(self, c):
+        """Before healing: evidence that the fault bit (a short text), or None if it
+        visibly did nothing, which fails the case (a fault that misses proves nothing)."""
+        return "-"
 
     def describe(self):
         return self.name
@@ -133,9 +139,15 @@ class Nft:
     def clear(self):
         sh("nft", "delete", "table", "bridge", self.table, check=False)
 
-    def counters(self):
+    def dropped(self):
+        """Frames the table's rules dropped so far."""
         p = sh("nft", "list", "table", "bridge", self.table, check=False)
-        return p.stdout
+        return sum(int(m) for m in re.findall(r"counter packets (\d+)", p.stdout))
+
+
+def nft_effect(c):
+    n = Nft(c).dropped()
+    return "%d frames dropped" % n if n > 0 else None
 
 
 class Partition(Fault):
@@ -165,6 +177,7 @@ class Partition(Fault):
         Nft(c).clear()
 
     cleanup = heal
+    effect = staticmethod(nft_effect)
 
 
 class Loss(Fault):
@@ -184,6 +197,7 @@ class Loss(Fault):
         Nft(c).clear()
 
     cleanup = heal
+    effect = staticmethod(nft_effect)
 
 
 class Hooks(Fault):
@@ -241,6 +255,10 @@ class DiskFull(Fault):
                 pass  # as full as it gets
         self.filler = Filler(c.port + self.writer_node - 1)
         self.filler.start()
+
+    def effect(self, c):
+        full = c.log(self.node).count("the disk is full")
+        return "%d lanes found the disk full" % full if full else None
 
     def heal(self, c):
         if self.filler is not None:

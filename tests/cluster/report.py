@@ -16,6 +16,7 @@ class Row:
         self.recovery_ms = None
         self.problems = []
         self.skipped = None
+        self.effect = "-"
 
     @property
     def result(self):
@@ -32,6 +33,7 @@ class Row:
         d = {k: getattr(self, k) for k, _ in COLUMNS}
         d["problems"] = self.problems
         d["skipped"] = self.skipped
+        d["effect"] = self.effect
         return d
 
 

@@ -219,6 +219,9 @@ class Run:
         try:
             fault.start(self.c)
             time.sleep(fault_s)
+            row.effect = fault.effect(self.c)
+            if row.effect is None:
+                row.problems.append("the fault had no visible effect")
         finally:
             fault.heal(self.c)
         t_heal = time.monotonic()
@@ -251,9 +254,20 @@ class Run:
                 time.sleep(0.05)
         raise AssertionError("no node answered GET %s" % key)
 
+    def running(self, n):
+        try:
+            with open(os.path.join(self.c.dir, "n%d.pid" % n)) as f:
+                os.kill(int(f.read()), 0)
+            return True
+        except (OSError, ValueError):
+            return False
+
     def replicas(self, keys):
+        """Each running node's own replica of keys (READONLY)."""
         out = {}
         for n in range(1, self.c.nodes + 1):
+            if not self.running(n):
+                continue
             r = self.c.client(n, socket_timeout=5.0, single_connection_client=True)
             r.execute_command("READONLY")
             p = r.pipeline(transaction=False)
@@ -301,10 +315,7 @@ class Run:
             bad = checks.log_problems(self.c.log(n), log_allowed)
             if bad:
                 out.append("node %d log: %s" % (n, bad[0]))
-            try:
-                with open(os.path.join(self.c.dir, "n%d.pid" % n)) as f:
-                    os.kill(int(f.read()), 0)
-            except (OSError, ValueError):
+            if not self.running(n):
                 out.append("node %d is not running:\n%s" % (n, self.c.log(n)[-2000:]))
         return out
 
@@ -398,9 +409,9 @@ def run_soak(minutes, nodes, seed, keep, rows):
 
 
 def print_row(row):
-    print("%-22s %-34s ops %5d ok %5d fail %4d unknown %4d lost %d lin %s recovery %s ms: %s"
-          % (row.case, row.fault[:34], row.ops, row.ok, row.fail, row.info, row.lost,
-             row.linearizable, row.recovery_ms, row.result), flush=True)
+    print("%-22s %-34s ops %5d ok %5d fail %4d unknown %4d lost %d lin %s recovery %s ms "
+          "(%s): %s" % (row.case, row.fault[:34], row.ops, row.ok, row.fail, row.info, row.lost,
+                        row.linearizable, row.recovery_ms, row.effect, row.result), flush=True)
     for p in row.problems:
         print("    " + p.replace("\n", "\n    "), flush=True)
 
