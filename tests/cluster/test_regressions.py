@@ -1,6 +1,6 @@
 """Bugs the fault suite found, each replayed on purpose rather than by chance: a follower whose
-disk is full, and that lags so far that the primary sends it a snapshot, must keep running,
-refuse nothing it should not, and catch up once there is room. Needs root (a tmpfs for the
+disk is full, and that lags so far that the primary sends it a snapshot (one that fits, and
+one that does not), must keep running and catch up once there is room. Needs root (a tmpfs for the
 follower's data directory); skipped otherwise."""
 import os
 import subprocess
@@ -85,6 +85,29 @@ class FullDiskFollower(unittest.TestCase):
         r1.set("after", "1")
         self.c.wait_until(lambda: r3.get("after") == b"1", timeout_s=30)
         self.c.check_logs_clean()
+        self.passed = True
+
+    def test_snapshot_that_does_not_fit(self):
+        """Found by disk-full-follower: the snapshot's chunk write failed with ENOSPC and
+        the follower stopped the node (repl: fatal error -28). It must wait for room."""
+        r1 = self.c.client(1)
+        self.write(r1, 200, b"v" * 4000)
+        balloon = fill(self.mnt, 0)
+        self.write(r1, 3000, b"w" * 4000)
+        self.c.wait_until(lambda: "the disk is full" in self.c.log(3), timeout_s=30)
+        time.sleep(3)
+        self.write(r1, 300, b"x" * 4000)
+        time.sleep(2)
+        self.c.check_logs_clean()
+        self.assertNotIn("FATAL", self.c.log(3))
+        r3 = self.c.client(3)
+        self.assertTrue(r3.ping())
+        os.unlink(balloon)
+        last = r1.get("k5")
+        r3.execute_command("READONLY")
+        self.c.wait_until(lambda: r3.get("k5") == last, timeout_s=30)
+        info = r3.info("replication")["lane0_repl"]
+        self.assertGreater(int(info["snapshots_installed"]), 0, info)
         self.passed = True
 
 
