@@ -235,6 +235,7 @@ class DiskFull(Fault):
         self.name = "disk full n%d" % node
         self.mounted = None
         self.filler = None
+        self.full_before = 0
 
     def prepare(self, c):
         path = os.path.join(c.dir, "n%d" % self.node)
@@ -246,6 +247,7 @@ class DiskFull(Fault):
         return os.path.join(self.mounted, "balloon")
 
     def start(self, c):
+        self.full_before = c.log(self.node).count("the disk is full")
         st = os.statvfs(self.mounted)
         free = st.f_bavail * st.f_frsize
         with open(self.balloon(), "wb") as f:
@@ -257,8 +259,8 @@ class DiskFull(Fault):
         self.filler.start()
 
     def effect(self, c):
-        full = c.log(self.node).count("the disk is full")
-        return "%d lanes found the disk full" % full if full else None
+        full = c.log(self.node).count("the disk is full") - self.full_before
+        return "%d lanes found the disk full" % full if full > 0 else None
 
     def heal(self, c):
         if self.filler is not None:
