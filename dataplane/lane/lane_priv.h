@@ -177,6 +177,7 @@ void lane_store_open(struct lane *lane);
 void lane_store_close(struct lane *lane);
 void lane_fail(struct lane *lane, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int lane_store_flush(struct lane *lane);
+void lane_store_drop_queued(struct lane *lane);
 int lane_store_reads_retry(struct lane *lane);
 uint64_t lane_now_ms(void *ctx);
 

@@ -252,6 +252,7 @@ static void install_finished(void *arg, int err, const struct log_snapshot_info 
 	uint64_t offset = in->held_offset;
 	size_t len = in->held_len;
 	if (err == 0) {
+		lane_store_drop_queued(lane);
 		struct kv_db *db = kv_snapshot_load_end(in->ld, &err);
 		in->ld = NULL;
 		if (db != NULL) {

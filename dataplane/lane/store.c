@@ -114,6 +114,19 @@ int lane_store_flush(struct lane *lane)
 	return n;
 }
 
+/* An installed snapshot replaced the log (the core restarts its log after it): appends and
+ * cuts still waiting for room belong to the log it replaced. */
+void lane_store_drop_queued(struct lane *lane)
+{
+	while (!list_empty(&lane->appends)) {
+		struct lane_append *a = list_entry(lane->appends.next, struct lane_append, node);
+		list_unlink(&a->node);
+		lane->appends_count--;
+		free(a);
+	}
+	ASSERT(lane->appends_count == 0);
+}
+
 static void io_append(void *ctx, const struct repl_entry *entries, unsigned n)
 {
 	struct lane *lane = ctx;

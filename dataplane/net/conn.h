@@ -17,6 +17,7 @@ struct net_req {
 	bool finished;
 	bool held;
 	uint8_t cls;                  /* enum net_class while deferred */
+	uint64_t queued_bytes;        /* its reply's bytes, counted in the connection's once finished */
 	uint32_t held_argc;
 	struct resp_arg *held_args;   /* one allocation: the array, then the bytes */
 };
@@ -39,6 +40,7 @@ struct net_conn {
 	int fd;
 	uint32_t flags;               /* enum net_conn_flag */
 	uint32_t pending;             /* requests in queue */
+	uint64_t queued_bytes;        /* replies of finished requests waiting in queue */
 	uint16_t unfinished[3];       /* deferred requests by enum net_class */
 	uint16_t held;                /* held requests in queue */
 	uint32_t send_len;            /* bytes of the send in flight */

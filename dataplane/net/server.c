@@ -166,6 +166,21 @@ static struct net_req *conn_req_enqueue(struct net_conn *c)
 	return req;
 }
 
+static void conn_flush_schedule(struct net_conn *c);
+
+/* A queued request's reply is complete. Until it reaches the head of the queue its bytes
+ * count toward the connection's output, so that replies finished behind a slow one (reads
+ * passing a deferred read) pause reading and meet the output limit as sent ones do. */
+static void conn_req_finished(struct net_conn *c, struct net_req *req)
+{
+	ASSERT(!req->finished && req->queued_bytes == 0);
+	req->finished = true;
+	req->queued_bytes = req->out.bytes;
+	c->queued_bytes += req->queued_bytes;
+	if (!c->closing && c->out.bytes + c->queued_bytes > c->nl->cfg.output_bytes_max)
+		conn_flush_schedule(c); /* net_flush closes it */
+}
+
 bool net_conn_may_run(const struct net_conn *c, enum net_class cls)
 {
 	/* Held requests are all behind the one at the head, which runs first. */
@@ -240,7 +255,7 @@ void net_req_finish(struct net_req *req)
 	struct net_conn *c = req->conn;
 	ASSERT(c->unfinished[req->cls] > 0);
 	c->unfinished[req->cls]--;
-	req->finished = true;
+	conn_req_finished(c, req);
 	if (c->queue.next == &req->node)
 		conn_queue_drain(c);
 	if (c->closing)
@@ -257,7 +272,9 @@ static void conn_flush_schedule(struct net_conn *c)
 
 static bool conn_should_pause(const struct net_conn *c)
 {
-	return c->pending >= c->nl->cfg.inflight_max || c->out.bytes >= NET_OUTPUT_PAUSE_BYTES;
+	uint64_t out = c->out.bytes + c->queued_bytes;
+	return c->pending >= c->nl->cfg.inflight_max || out >= NET_OUTPUT_PAUSE_BYTES ||
+	       out > c->nl->cfg.output_bytes_max;
 }
 
 static void conn_close(struct net_conn *c);
@@ -327,9 +344,10 @@ static int net_flush(void *arg)
 			conn_maybe_free(c);
 			continue;
 		}
-		if (c->out.bytes > nl->cfg.output_bytes_max) {
+		if (c->out.bytes + c->queued_bytes > nl->cfg.output_bytes_max) {
 			LOG_WARN("closing client id=%llu: output buffer %llu bytes over the limit %llu",
-				 (unsigned long long)c->id, (unsigned long long)c->out.bytes,
+				 (unsigned long long)c->id,
+				 (unsigned long long)(c->out.bytes + c->queued_bytes),
 				 (unsigned long long)nl->cfg.output_bytes_max);
 			nl->stats.output_limit_closes++;
 			conn_close(c);
@@ -361,12 +379,14 @@ static void conn_queue_drain(struct net_conn *c)
 			ASSERT(!reply.held);
 			if (reply.deferred)
 				return;
-			req->finished = true;
+			conn_req_finished(c, req);
 		}
 		if (!req->finished)
 			return;
 		list_unlink(&req->node);
 		c->pending--;
+		ASSERT(c->queued_bytes >= req->queued_bytes);
+		c->queued_bytes -= req->queued_bytes;
 		if (!c->closing)
 			resp_out_splice(&c->out, &req->out);
 		net_req_free(c->nl, req);
@@ -397,7 +417,7 @@ static void conn_dispatch(struct net_conn *c, struct resp_argv *argv)
 	struct net_reply reply = { .out = &req->out, .req = req, .conn = c };
 	nl->handler.dispatch(nl->handler.ctx, c, argv, &reply);
 	if (!reply.deferred && !reply.held) {
-		req->finished = true;
+		conn_req_finished(c, req);
 		if (c->queue.next == &req->node)
 			conn_queue_drain(c);
 	}
@@ -434,7 +454,7 @@ static void conn_protocol_error(struct net_conn *c, const char *err)
 	resp_add_error(out, err);
 	c->flags |= NET_CONN_CLOSE_AFTER_REPLY;
 	if (req != NULL) {
-		req->finished = true;
+		conn_req_finished(c, req);
 		if (c->queue.next == &req->node)
 			conn_queue_drain(c);
 	}

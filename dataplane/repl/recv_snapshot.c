@@ -1,9 +1,11 @@
 /* A follower receives a chunk of a snapshot: the primary sends one when this follower needs
  * entries from before the start of the primary's log. Chunks are written in order, one at
  * a time, through the snapshot_write I/O; the last one makes the host install the snapshot
- * (state replaced, log emptied), after which the log continues at the snapshot's index. */
+ * (state replaced, log emptied), after which the log continues at the snapshot's index. A
+ * chunk the host cannot write for now (a full disk) drops the transfer, which starts over. */
 #include "repl/internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 static bool meta_equal(const struct repl_snapshot_meta *a, const struct repl_snapshot_meta *b)
@@ -100,6 +102,13 @@ void repl_snapshot_write_done(struct repl *r, const struct repl_snapshot_meta *m
 	if (r->failed)
 		return;
 	r->inst_writing = false;
+	if (status == -ENOSPC || status == -EBUSY) {
+		/* Not now: the disk is full, or the host is busy with another snapshot. The host
+		 * dropped the partial snapshot and nothing durable changed, so the transfer starts
+		 * over (at offset 0) when the primary sends again, as a full disk's writes do. */
+		r->inst_active = false;
+		return;
+	}
 	if (status < 0) {
 		repl_fail(r, status, m->index);
 		return;

@@ -1,7 +1,8 @@
 /* The connection layer on a real loop and real loopback sockets, with a scripted command
  * handler: replies in order whatever finishes first, reads held behind unfinished writes,
- * protocol errors answered then closed, the client limit, the output limit, back-pressure
- * when the receive buffer ring runs dry, and connections closed while work is in flight. */
+ * protocol errors answered then closed, the client limit, the output limit (counting replies
+ * that wait behind a deferred request), back-pressure when the receive buffer ring runs dry,
+ * and connections closed while work is in flight. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +45,7 @@ struct fixture {
 	struct pending_write writes[1024];
 	int nwrites;
 	struct loop_poller writer;
+	int bigs;                     /* BIG commands run */
 };
 
 static struct fixture *fx;
@@ -113,7 +115,10 @@ static void handle(void *ctx, struct net_conn *c, struct resp_argv *argv, struct
 		else
 			resp_add_null(reply->out);
 	} else if (arg_is(&a[0], "BIG") && argv->argc == 2) {
-		size_t n = (size_t)strtoull(a[1].ptr, NULL, 10);
+		char num[32];
+		copy_arg(num, &a[1]); /* arguments are not NUL-terminated */
+		size_t n = (size_t)strtoull(num, NULL, 10);
+		fx->bigs++;
 		char *buf = malloc(n);
 		memset(buf, 'b', n);
 		resp_add_bulk(reply->out, buf, n);
@@ -360,6 +365,55 @@ static void test_output_limit_closes(void **state)
 	assert_int_equal(st.output_limit_closes, 1);
 }
 
+static void send_writes_then_bigs(int fd, int bigs)
+{
+	size_t len = 16 + (size_t)bigs * 12 + 1;
+	char *cmds = malloc(len);
+	size_t off = (size_t)snprintf(cmds, len, "SETW a 1\r\n");
+	for (int i = 0; i < bigs; i++)
+		off += (size_t)snprintf(cmds + off, len - off, "BIG 100000\r\n");
+	client_send(fd, cmds);
+	free(cmds);
+}
+
+/* Found by the bad-clients test: replies finished behind a deferred request (reads passing
+ * a slow read) did not count toward the output, so a client that pipelined reads and never
+ * read the replies made the node hold thousands of them before the limit saw any. */
+static void test_output_limit_counts_queued_replies(void **state)
+{
+	(void)state;
+	int fd = client_connect();
+	send_writes_then_bigs(fd, 60); /* 6 MB of replies behind a deferred write */
+	expect_closed(fd);
+	close(fd);
+	assert_in_range(fx->bigs, 1, 256 * 1024 / 100000 + 2);
+	struct net_stats st;
+	net_loop_stats(fx->nl, &st);
+	assert_int_equal(st.output_limit_closes, 1);
+}
+
+/* Under a large limit, queued replies pause reading at NET_OUTPUT_PAUSE_BYTES, and reading
+ * resumes as they drain: every reply arrives, in order. */
+static void test_queued_replies_pause_and_resume(void **state)
+{
+	(void)state;
+	int fd = client_connect();
+	send_writes_then_bigs(fd, 100);
+	size_t one = 9 + 100000 + 2, want = 5 + 100 * one;
+	char *buf = malloc(want);
+	bool closed;
+	size_t got = 0;
+	uint64_t deadline = time_mono_ns() + 20 * NS_PER_SEC;
+	while (got < want && time_mono_ns() < deadline)
+		got += client_read(fd, buf + got, want - got, &closed);
+	assert_int_equal(got, want);
+	assert_memory_equal(buf, "+OK\r\n$100000\r\nbbbb", 18);
+	assert_memory_equal(buf + want - one, "$100000\r\nbbbb", 13);
+	assert_int_equal(fx->bigs, 100);
+	free(buf);
+	close(fd);
+}
+
 static void test_buffer_ring_exhaustion(void **state)
 {
 	(void)state;
@@ -394,6 +448,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_limit, setup_small_limits, teardown),
 		cmocka_unit_test_setup_teardown(test_output_limit_closes, setup_small_limits, teardown),
 		cmocka_unit_test_setup_teardown(test_buffer_ring_exhaustion, setup_small_limits, teardown),
+		cmocka_unit_test_setup_teardown(test_output_limit_counts_queued_replies,
+						setup_small_limits, teardown),
+		cmocka_unit_test_setup_teardown(test_queued_replies_pause_and_resume, setup_default,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

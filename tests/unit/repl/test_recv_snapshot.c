@@ -1,6 +1,7 @@
 /* A follower receiving a snapshot: chunks written in order through the snapshot I/O, out of
  * order chunks answered with the offset wanted, a snapshot its log already covers answered
- * with a plain ACK, malformed chunks dropped, and the state after installation. */
+ * with a plain ACK, malformed chunks dropped, and the state after installation. A chunk the
+ * host cannot write for now (full disk, busy) starts the transfer over; other errors stop. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,6 +136,56 @@ static void test_malformed_chunk_dropped(void **state)
 	assert_int_equal(node.n_ops, 0);
 }
 
+/* The host failed a chunk's write (the pending op is taken off the fixture's list). */
+static void fail_write(int err)
+{
+	assert_int_equal(fx_ops_count(&node, FX_OP_SNAP_WRITE), 1);
+	uint64_t offset = node.ops[0].offset;
+	uint32_t len = node.ops[0].len;
+	node.n_ops = 0;
+	repl_snapshot_write_done(node.r, &meta, offset, len, err);
+}
+
+/* Found by the fault suite: a follower whose disk filled up while it lagged was sent a
+ * snapshot and stopped the node instead of refusing until there is room. */
+static void test_full_disk_starts_over(void **state)
+{
+	(void)state;
+	chunk(0, 4);
+	fail_write(-ENOSPC);
+	assert_int_equal(node.fatal_err, 0);
+	fx_msgs_clear(&node);
+	chunk(4, 6); /* the transfer was dropped: start over */
+	struct fx_decoded d;
+	assert_true(fx_msg_last(&node, REPL_MSG_SNAPSHOT_ACK, 0, &d));
+	assert_int_equal(d.m.snapshot_ack.next_offset, 0);
+	assert_int_equal(node.n_ops, 0);
+	chunk(0, 4);
+	fail_write(-EBUSY); /* the host is taking its own snapshot */
+	assert_int_equal(node.fatal_err, 0);
+	chunk(0, 4);
+	fx_complete_all(&node);
+	chunk(4, 6);
+	fx_complete_all(&node);
+	struct repl_state s;
+	repl_state_get(node.r, &s);
+	assert_false(s.failed);
+	assert_int_equal(s.snapshot_index, 40);
+	assert_int_equal(s.counters[REPL_CNT_SNAPSHOTS_INSTALLED], 1);
+	assert_memory_equal(node.snap_data, "0123456789", 10);
+}
+
+static void test_failed_chunk_write_stops(void **state)
+{
+	(void)state;
+	chunk(0, 4);
+	fail_write(-EIO);
+	assert_int_equal(node.fatal_err, -EIO);
+	struct repl_state s;
+	repl_state_get(node.r, &s);
+	assert_true(s.failed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +193,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_order_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_covered_snapshot_not_installed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_chunk_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_starts_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_chunk_write_stops, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
