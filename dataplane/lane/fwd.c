@@ -412,6 +412,19 @@ static void fwd_exec(struct lane *lane, unsigned origin, struct lane_fwd_in *ch,
 		fwd_exec_done(req);
 }
 
+/* Forgets the replies the origin has confirmed (every one up to ack_upto). */
+static void fwd_done_trim(struct lane_fwd_in *ch, uint64_t ack_upto)
+{
+	while (!list_empty(&ch->done)) {
+		struct fwd_done *d = list_entry(ch->done.next, struct fwd_done, node);
+		if (d->seq > ack_upto || !d->ready)
+			break;
+		list_unlink(&d->node);
+		free(d->reply);
+		free(d);
+	}
+}
+
 static void fwd_req_recv(struct lane *lane, unsigned src, const uint8_t *buf, size_t len)
 {
 	struct lane_fwd_req m;
@@ -428,15 +441,7 @@ static void fwd_req_recv(struct lane *lane, unsigned src, const uint8_t *buf, si
 	struct lane_fwd_in *ch = fwd_in_get(lane, src, m.incarnation);
 	if (ch == NULL)
 		return;
-	/* Replies the origin has: forget them. */
-	while (!list_empty(&ch->done)) {
-		struct fwd_done *d = list_entry(ch->done.next, struct fwd_done, node);
-		if (d->seq > m.ack_upto || !d->ready)
-			break;
-		list_unlink(&d->node);
-		free(d->reply);
-		free(d);
-	}
+	fwd_done_trim(ch, m.ack_upto);
 	if (m.seq < ch->next_seq) { /* a duplicate: answer again if the reply is kept */
 		struct list_node *pos;
 		list_for_each(pos, &ch->done) {
@@ -504,14 +509,7 @@ static void fwd_ack_recv(struct lane *lane, unsigned src, const uint8_t *buf, si
 	struct lane_fwd_in *ch = lane->fwd_in[src];
 	if (ch == NULL || ch->incarnation != m.incarnation)
 		return;
-	while (!list_empty(&ch->done)) {
-		struct fwd_done *d = list_entry(ch->done.next, struct fwd_done, node);
-		if (d->seq > m.ack_upto || !d->ready)
-			break;
-		list_unlink(&d->node);
-		free(d->reply);
-		free(d);
-	}
+	fwd_done_trim(ch, m.ack_upto);
 }
 
 void lane_fwd_recv(struct lane *lane, unsigned src, int kind, const uint8_t *buf, size_t len)

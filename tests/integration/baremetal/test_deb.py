@@ -54,6 +54,14 @@ class DebianPackage(unittest.TestCase):
         out = subprocess.run([os.path.join(self.root, "usr/bin/spindle-preflight"), "--help"],
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0)
+        out = subprocess.run([os.path.join(self.root, "usr/bin/spindle-control"), "--check-config",
+                              "--config", os.path.join(self.root,
+                                                       "usr/share/doc/spindle/examples/spindle-control.conf")],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        out = subprocess.run([os.path.join(self.root, "usr/bin/spindlectl"), "--help"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertIn("spindlectl", out.stdout + out.stderr)
         out = subprocess.run([os.path.join(self.root, "usr/bin/spindled"), "--check-config",
                               "--config", os.path.join(self.root, "etc/spindle/spindled.conf")],
                              capture_output=True, text=True, timeout=30)

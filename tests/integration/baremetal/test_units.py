@@ -16,6 +16,8 @@ import unittest
 
 from spindle_proc import BUILD_DIR, SPINDLED, free_port
 
+SPINDLE_CONTROL = os.path.join(BUILD_DIR, "control/daemon/spindle-control")
+
 
 def unit_read(path):
     p = configparser.ConfigParser(strict=False, interpolation=None)
@@ -91,17 +93,18 @@ class Installed(unittest.TestCase):
         self.assertEqual(u["ConditionPathExists"], conf)
         self.assertEqual(s["Restart"], "on-failure")
         self.assertIn("LimitNOFILE", s)
+        self.assertEqual(s["StateDirectory"], "spindle-control")
 
     def test_systemd_analyze_verify(self):
-        """Both units, with their binaries pointed at this build (spindle-control, not built
-        yet, at an executable that exists), pass systemd-analyze verify without a word."""
+        """Both units, with their binaries pointed at this build, pass systemd-analyze verify
+        without a word."""
         if shutil.which("systemd-analyze") is None:
             self.skipTest("no systemd-analyze")
         tmp = tempfile.mkdtemp(prefix="spindle-units-")
         try:
             paths = []
             for name, binary in (("spindled.service", SPINDLED),
-                                 ("spindle-control.service", "/usr/bin/env")):
+                                 ("spindle-control.service", SPINDLE_CONTROL)):
                 with open(os.path.join(self.unitdir, name)) as f:
                     text = f.read()
                 text = text.replace(os.path.join(self.bindir, "spindled"), binary)
