@@ -36,7 +36,8 @@ static const struct ctld_conf_key ctld_keys[] = {
 	{ "mgmt-addr", KT_ADDR, F(mgmt_addr), 0, 0, NULL,
 	  "IP:PORT this daemon receives the management network's UDP datagrams on. Required." },
 	{ "repl-addr", KT_STR, F(repl_addr), 0, 0, "",
-	  "This node's replication address, recorded in the cluster state when the node is added." },
+	  "This node's replication address, for the record only: not used by this version (the "
+	  "cluster state records the one given to `spindlectl node add`)." },
 	{ "member", KT_MEMBER, F(members), 0, 0, NULL,
 	  "An initial member of the control group, one line each: `member ID IP:PORT`. A new "
 	  "cluster lists the same members on every node; a node added later lists the members "

@@ -425,6 +425,22 @@ static void metrics_lanes(const struct ctld_status *st, struct ctld_buf *b)
 	}
 }
 
+/* What the leader's view says of each lane: -1 while this daemon has no view. */
+static void metrics_lanes_view(const struct ctld_status *st, struct ctld_buf *b)
+{
+	static const char *const names[] = { "lane_primary_acting", "lane_damaged" };
+	static const char *const helps[] = {
+		"1 if the lane's primary acts as primary of its epoch (leader's view; -1: unknown).",
+		"1 if a replica of the lane reports a damaged log (leader's view; -1: unknown)." };
+	static const uint8_t flags[] = { CTLD_VIEW_ACTING, CTLD_VIEW_DAMAGED };
+	for (unsigned m = 0; m < ARRAY_SIZE(names); m++) {
+		metric(b, names[m], "gauge", helps[m]);
+		for (uint32_t k = 0; k < st->n_lanes && k < CTLD_STATUS_LANES_MAX; k++)
+			ctld_buf_printf(b, "spindle_control_%s{lane=\"%u\"} %d\n", names[m], k,
+					st->have_view ? (st->lane[k].flags & flags[m]) != 0 : -1);
+	}
+}
+
 void ctld_metrics_render(const struct ctld_status *st, struct ctld_buf *out)
 {
 	metrics_group(st, out);
@@ -432,4 +448,5 @@ void ctld_metrics_render(const struct ctld_status *st, struct ctld_buf *out)
 	metrics_io(st, out);
 	metrics_nodes(st, out);
 	metrics_lanes(st, out);
+	metrics_lanes_view(st, out);
 }

@@ -255,11 +255,22 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(b.p, "spindle_control_node_primaries{node=\"1\"} 2\n"));
 	assert_non_null(strstr(b.p, "spindle_control_lane_failing_over{lane=\"2\"} 1\n"));
 	assert_non_null(strstr(b.p, "spindle_control_lane_in_sync{lane=\"0\"} 2\n"));
+	assert_non_null(strstr(b.p, "spindle_control_lane_primary_acting{lane=\"0\"} 1\n"));
+	assert_non_null(strstr(b.p, "spindle_control_lane_primary_acting{lane=\"2\"} 0\n"));
+	assert_non_null(strstr(b.p, "spindle_control_lane_damaged{lane=\"0\"} 0\n"));
 	check_prometheus(b.p);
 	ctld_buf_free(&b);
+	st.lane[1].flags |= CTLD_VIEW_DAMAGED;
+	ctld_metrics_render(&st, &b);
+	assert_non_null(strstr(b.p, "spindle_control_lane_damaged{lane=\"1\"} 1\n"));
+	assert_non_null(strstr(b.p, "spindle_control_lane_primary_acting{lane=\"1\"} 1\n"));
+	ctld_buf_free(&b);
 	st.leader = REPL_NODE_NONE;
+	st.have_view = false;
 	ctld_metrics_render(&st, &b);
 	assert_non_null(strstr(b.p, "spindle_control_leader_node -1\n"));
+	assert_non_null(strstr(b.p, "spindle_control_lane_primary_acting{lane=\"0\"} -1\n"));
+	assert_non_null(strstr(b.p, "spindle_control_lane_damaged{lane=\"2\"} -1\n"));
 	check_prometheus(b.p);
 	ctld_buf_free(&b);
 }
