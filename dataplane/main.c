@@ -147,9 +147,9 @@ static bool hugepages_free(void)
 	return free_pages >= 64;
 }
 
-/* EAL arguments: from the command line after --, else from eal-args, else defaults for a
- * shared host: loops+1 lcores floating over every CPU we may use, a file prefix unique to
- * this node and port, no PCI scan, hugepages when enough are free, else plain memory. */
+/* EAL arguments: from the command line after --, else built from the configuration
+ * (conf_eal_args_build: cores, NIC, memory from their keys, defaults for a shared host,
+ * then eal-args). The text goes to store; -1 with the reason logged when it cannot. */
 static int node_eal_args(struct node *node, int argc, char **argv, int eal_at, char **out,
 			 char *store, size_t store_len)
 {
@@ -158,18 +158,16 @@ static int node_eal_args(struct node *node, int argc, char **argv, int eal_at, c
 	if (eal_at < argc) {
 		for (int i = eal_at; i < argc && n < EAL_ARGS_MAX - 1; i++)
 			out[n++] = argv[i];
+		out[n] = NULL;
 		return n;
 	}
-	if (node->conf.eal_args[0] != '\0') {
-		snprintf(store, store_len, "%s", node->conf.eal_args);
-	} else {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		snprintf(store, store_len,
-			 "--lcores=(0-%u)@(0-%ld) --file-prefix=spindled-%u-%u --no-pci --no-telemetry "
-			 "--log-level=lib.eal:warning %s",
-			 node->conf.loops, cpus - 1, node->conf.node_id, node->conf.port,
-			 hugepages_free() ? "--in-memory" : "--no-huge -m 256");
+	struct conf_eal_host host = { .cpus = sysconf(_SC_NPROCESSORS_ONLN),
+				      .hugepages_free = hugepages_free() };
+	if (conf_eal_args_build(&node->conf, &host, store, store_len) != 0) {
+		LOG_ERROR("DPDK EAL arguments: %s", store);
+		return -1;
 	}
+	LOG_INFO("DPDK EAL arguments: %s", store);
 	char *save = NULL;
 	for (char *t = strtok_r(store, " ", &save); t && n < EAL_ARGS_MAX - 1; t = strtok_r(NULL, " ", &save))
 		out[n++] = t;
@@ -243,6 +241,8 @@ static int node_dpdk_port(struct node *node)
 {
 	const struct conf *c = &node->conf;
 	struct dpdk_port_config pc = { .port_id = 0, .queues = (uint16_t)node->loops_count,
+				       .rx_desc = (uint16_t)c->nic_rx_desc,
+				       .tx_desc = (uint16_t)c->nic_tx_desc, .pool_mbufs = c->mbufs,
 				       .cluster_id = c->cluster_id, .self_node = c->node_id,
 				       .self_ip = node_ip(c->repl_ip), .port_base = c->repl_udp_port,
 				       .lanes = (uint16_t)c->lanes, .mtu = c->mtu,
@@ -257,8 +257,8 @@ static int node_dpdk_port(struct node *node)
 	}
 	node->dpdk = dpdk_port_create(&pc);
 	if (node->dpdk == NULL) {
-		LOG_ERROR("no DPDK port for replication: give the NIC in eal-args (a PCI device, or "
-			  "e.g. --vdev=net_af_packet0,iface=IF)");
+		LOG_ERROR("no DPDK port for replication: give the NIC in nic (a PCI address, or a "
+			  "virtual device such as net_af_packet0,iface=IF) or in eal-args");
 		return -ENODEV;
 	}
 	struct dpdk_port_info info;
@@ -590,8 +590,10 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	char *eal_argv[EAL_ARGS_MAX];
-	char eal_store[CONF_EAL_BYTES_MAX + 256];
+	static char eal_store[CONF_EAL_BYTES_MAX + 8192];
 	int eal_argc = node_eal_args(&node, argc, argv, eal_at, eal_argv, eal_store, sizeof(eal_store));
+	if (eal_argc < 0)
+		return 2;
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		LOG_ERROR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
 		return 1;

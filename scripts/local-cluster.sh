@@ -109,7 +109,10 @@ node_conf() { # dir i nodes transport port lanes loops bootstrap segment ctl ext
 		if [ -f "$dir/control" ]; then echo "bootstrap control"; fi
 		if [ "$transport" = dpdk ]; then
 			echo "repl-ip 10.98.0.$i"
-			echo "eal-args \"--lcores=(0-$loops)@(0-$(( $(nproc) - 1 ))) --file-prefix=spc-$port-$i --no-pci --no-telemetry --log-level=lib.eal:warning --vdev=net_af_packet0,iface=$(ifname "$port" "$i"),framecnt=4096 --no-huge -m 256\""
+			# spindled builds the EAL arguments from nic (and floats the loops over every
+			# CPU); plain memory keeps test clusters off the host's hugepages.
+			echo "nic net_af_packet0,iface=$(ifname "$port" "$i"),framecnt=4096"
+			echo "eal-args \"--file-prefix=spc-$port-$i --no-huge -m 256\""
 		else
 			echo "repl-ip $(udpaddr "$port" "$i")"
 			echo "mtu 9000"

@@ -599,7 +599,7 @@ static int conf_check_ipv4_or_empty(const char *value, char *why, size_t why_len
 }
 
 /* "0000:3b:00.0" or "3b:00.0": domain, bus, device (0-1f), function (0-7), in hex. */
-static bool conf_is_pci_address(const char *s)
+bool conf_nic_is_pci(const char *s)
 {
 	unsigned dom = 0, bus, dev, fn;
 	int end = 0;
@@ -630,7 +630,7 @@ static bool conf_is_vdev(const char *s)
 
 static int conf_check_nic(const char *value, char *why, size_t why_len)
 {
-	if (value[0] == '\0' || conf_is_pci_address(value) || conf_is_vdev(value))
+	if (value[0] == '\0' || conf_nic_is_pci(value) || conf_is_vdev(value))
 		return 0;
 	return conf_fail(why, why_len, "'%s' is neither a PCI address (0000:3b:00.0) nor a DPDK "
 			 "virtual device (net_af_packet0,iface=eth1)", value);
@@ -681,6 +681,9 @@ static int conf_validate_nic(const struct conf *c, char *err, size_t err_len)
 				 "%u + %u descriptors: give at least %llu, or 0 to size it from the "
 				 "queues", c->mbufs, c->loops, c->nic_rx_desc, c->nic_tx_desc,
 				 (unsigned long long)rings);
+	int rc = conf_eal_conflicts(c, err, err_len);
+	if (rc != 0)
+		return rc;
 	if (c->hugepage_bytes != 0 && c->hugepage_bytes < CONF_HUGEPAGE_BYTES_MIN)
 		return conf_fail(err, err_len, "hugepage-bytes %llu is below %llu (64m), less than "
 				 "DPDK itself takes; give 0 to let it choose",

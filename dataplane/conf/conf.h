@@ -114,6 +114,24 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t err_len);
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t err_len);
 /* Checks the keys against each other (e.g. a non-loopback bind needs a password). */
 int conf_validate(const struct conf *c, char *err, size_t err_len);
+/* True for a PCI address ("0000:3b:00.0" or "3b:00.0"), false for a virtual device. */
+bool conf_nic_is_pci(const char *nic);
+
+/* What the host offers DPDK when the EAL arguments are built (eal.c). */
+struct conf_eal_host {
+	long cpus;            /* online CPUs, 0 .. cpus - 1 */
+	bool hugepages_free;  /* enough free hugepages for DPDK's default memory */
+};
+
+/* The EAL command line (space-separated) for c: the cores, main core, NIC, hugepage memory
+ * and NUMA node from their keys, spindled's defaults for what they leave open, then
+ * eal-args, whose options take the place of the ones they name. 0, or -ENOSPC / -EINVAL
+ * with the reason in out. */
+int conf_eal_args_build(const struct conf *c, const struct conf_eal_host *host, char *out,
+			size_t out_len);
+/* -EINVAL with the reason when eal-args names what a key also gives (cores, the NIC,
+ * memory), so that one of them would be silently ignored. */
+int conf_eal_conflicts(const struct conf *c, char *err, size_t err_len);
 /* Writes the reference of every key (markdown table) to a stream. */
 void conf_reference_write(void *stream);
 /* Writes the effective configuration (`key value` lines) to a stream. */

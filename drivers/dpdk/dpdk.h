@@ -69,6 +69,7 @@ struct dpdk_port_config {
 	const uint16_t *lane_queue; /* lane -> the queue (loop) that owns it; NULL: lane % queues */
 	uint32_t mtu;              /* IP MTU; 0 = FRAME_MTU_DEFAULT */
 	uint16_t rx_desc, tx_desc; /* descriptors per queue; 0 = DPDK_DESC_DEFAULT */
+	uint32_t pool_mbufs;       /* the mbuf pool's size; 0 = sized from the queues (port.c) */
 	uint32_t tx_backlog_frames; /* 0 = DPDK_TX_BACKLOG_DEFAULT (raised to hold one largest message) */
 	uint64_t tx_hold_ns;       /* 0 = DPDK_TX_HOLD_NS_DEFAULT */
 	uint64_t arp_retry_ns;     /* 0 = DPDK_ARP_RETRY_NS_DEFAULT */

