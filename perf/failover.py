@@ -484,6 +484,9 @@ def one_run(args, out):
                 shutil.rmtree(os.path.join(cluster.dir, name), ignore_errors=True)
     with open(os.path.join(out, "bench.json")) as f:
         bench = json.load(f)
+    if len(reqs) != bench.get("issued"):
+        raise RuntimeError("the trace holds %d requests, spindle-bench issued %s"
+                           % (len(reqs), bench.get("issued")))
     text = summary(args, facts, ana, ver, bench)
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump({"args": vars(args), "facts": facts, "analysis": ana, "verify": ver,
