@@ -22,8 +22,9 @@ balancing off so that it stays there) and that node is killed, so every lane fai
 
 Usage: perf/failover.py [--quick] [--build DIR] [--out DIR] [--rate N] [--duration S]
                         [--kill-at S] [--all-lanes] [--runs N] [--port P] ...
-Exit status: 0 done and nothing lost, 1 an acknowledged write was lost or a reply was wrong,
-2 the run could not be made (cluster, load generator)."""
+Exit status: 0 done and nothing lost, 1 an acknowledged write was lost, a reply was wrong or a
+lane took no write again before the run ended, 2 the run could not be made (cluster, load
+generator)."""
 
 import argparse
 import binascii
@@ -35,7 +36,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import redis
@@ -496,6 +496,9 @@ def one_run(args, out):
         f.write(text + "\n")
     print(text, flush=True)
     bad = ver["lost"] > 0 or ver["wrong"] > 0 or (bench.get("errors", {}).get("check") or 0) > 0
+    if ana["recovery_ms_max"] is None:
+        log("a lane that lost its primary took no write again before the run ended")
+        bad = True
     return EXIT_LOST if bad else 0, ana["recovery_ms_max"]
 
 
