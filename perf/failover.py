@@ -453,9 +453,11 @@ def summary(args, facts, ana, ver, bench):
           % (names[name], s["requests"], fmt(s["p50_ms"]), fmt(s["p99_ms"]), fmt(s["max_ms"]),
              s["errors"] or "none"))
     w("errors after the kill by the node the connection goes to: %s" % ana["by_node"])
-    w("read back: %d keys, %d with an acknowledged write; lost %d, wrong %d (read through "
-      "nodes %s)" % (ver["keys"], ver["acked"], ver["lost"], ver["wrong"],
-                     ", ".join(str(n) for n in ver["reads"])))
+    first = next(iter(ver["reads"].values()))
+    w("read back: %d keys, %d with an acknowledged write (%d acknowledged before the kill, %d "
+      "after); lost %d, wrong %d (read through nodes %s)"
+      % (ver["keys"], ver["acked"], first["acked_before_kill"], first["acked_after_kill"],
+         ver["lost"], ver["wrong"], ", ".join(str(n) for n in ver["reads"])))
     w("spindle-bench: %s requests answered, %s failed checks"
       % (bench.get("requests"), bench.get("errors", {}).get("check")))
     w("Redis Sentinel, for comparison (not measured here): it declares a master down only "
