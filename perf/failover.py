@@ -181,16 +181,11 @@ def bench_command(args, cluster, out):
 def run_once(args, cluster, out):
     """Starts the load, kills the victim at --kill-at, waits for the end. Returns the facts
     the analysis needs."""
-    status = cluster.status()
-    lanes0 = [l["primary"] for l in status["lanes"]]
-    victim = lanes0[0]
     if args.all_lanes:
-        cluster.gather_all(victim)
-        lanes0 = [victim] * args.lanes
-    affected = [k for k, p in enumerate(lanes0) if p == victim]
-    log("primaries by lane %s; killing node %d (primary of lanes %s) %.1f s into a %.0f s "
-        "run at %d writes/s" % (lanes0, victim, affected, args.kill_at, args.duration,
-                                args.rate))
+        cluster.gather_all(cluster.status()["lanes"][0]["primary"])
+    lanes_start = [l["primary"] for l in cluster.status()["lanes"]]
+    log("primaries by lane %s; the primary of lane 0 is killed %.1f s into a %.0f s run at %d "
+        "writes/s" % (lanes_start, args.kill_at, args.duration, args.rate))
     cmd = bench_command(args, cluster, out)
     with open(os.path.join(out, "bench.out"), "w") as bout, \
             open(os.path.join(out, "bench.err"), "w") as berr:
@@ -203,9 +198,15 @@ def run_once(args, cluster, out):
                 raise RuntimeError("spindle-bench did not start: %s" % open(berr.name).read())
             time.sleep(0.01)
         time.sleep(args.kill_at)
+        # The primaries as they are now: on a loaded machine the control plane may have
+        # moved a lane since the start (a stalled dataplane counts as dead).
+        lanes0 = [l["primary"] for l in cluster.status()["lanes"]]
+        victim = lanes0[0]
+        affected = [k for k, p in enumerate(lanes0) if p == victim]
         victim_pid = cluster.pid(victim)
         t_kill = time.monotonic_ns()
         os.kill(victim_pid, signal.SIGKILL)
+        log("killed node %d, primary of lanes %s" % (victim, affected))
         survivors = [n for n in range(1, NODES + 1) if n != victim]
         moved = cluster.wait(lambda s: all(s["lanes"][k]["primary"] not in (victim, None) and
                                            s["lanes"][k]["state"] == "ok" for k in affected),
@@ -219,7 +220,7 @@ def run_once(args, cluster, out):
             raise RuntimeError("spindle-bench did not finish")
     end = cluster.status(survivors)
     return {"victim": victim, "affected": affected, "t_kill_ns": t_kill,
-            "status_moved_ns": t_seen, "primaries_before": lanes0,
+            "status_moved_ns": t_seen, "primaries_start": lanes_start, "primaries_before": lanes0,
             "primaries_after": [l["primary"] for l in after["lanes"]],
             "epochs_after": [l.get("epoch") for l in after["lanes"]],
             "primaries_end": [l["primary"] for l in end["lanes"]],
@@ -301,6 +302,10 @@ def timeline(reqs, lane_set, lane_of_key, t_kill, t_end, bucket_ms):
 
 def analyse(args, facts, reqs):
     t_kill = facts["t_kill_ns"]
+    if not any(r.result == "ok" and r.done >= t_kill for r in reqs):
+        raise RuntimeError("no request was answered after the kill on any lane: the load "
+                           "generator lost every connection (the machine stalled for longer "
+                           "than --timeout-ms?)")
     lane_of_key = {}
     for r in reqs:
         if r.key not in lane_of_key:
@@ -434,6 +439,9 @@ def summary(args, facts, ana, ver, bench):
         w("  lane %d (primary alive): longest gap between successful writes after the kill "
           "%s; %d writes failed" % (l["lane"], fmt(l["longest_gap_after_ms"]),
                                     l["failed_after_recovery"]))
+    if facts["primaries_start"] != facts["primaries_before"]:
+        w("  the control plane had moved lanes between the start of the run and the kill: "
+          "primaries %s, then %s" % (facts["primaries_start"], facts["primaries_before"]))
     moved = [k for k in range(args.lanes) if facts["epochs_end"][k] != facts["epochs_after"][k]]
     if moved:
         w("  later in the run the control plane moved lanes %s again (balancing): primaries "
@@ -514,7 +522,8 @@ def main():
     ap.add_argument("--conns", type=int, default=48)
     ap.add_argument("--duration", type=float, default=20.0)
     ap.add_argument("--kill-at", type=float, default=8.0, help="seconds into the run")
-    ap.add_argument("--timeout-ms", type=int, default=5000)
+    ap.add_argument("--timeout-ms", type=int, default=10000,
+                    help="a request unanswered this long fails and closes its connection")
     ap.add_argument("--all-lanes", action="store_true",
                     help="gather every lane's primary on one node and kill that node")
     ap.add_argument("--no-restart", action="store_true",
