@@ -25,7 +25,7 @@
 enum {
 	OPT_PROCS = 1000, OPT_HOLD, OPT_DIST, OPT_ZIPF_THETA, OPT_WAIT, OPT_CHECK, OPT_WARMUP,
 	OPT_TIMEOUT, OPT_SOURCES, OPT_JSON, OPT_LABEL, OPT_READY, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_SEED, OPT_HELP,
+	OPT_SEED, OPT_TRACE, OPT_HELP,
 };
 
 static const struct option config_options[] = {
@@ -51,6 +51,7 @@ static const struct option config_options[] = {
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "json", required_argument, NULL, OPT_JSON },
+	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "ready-file", required_argument, NULL, OPT_READY },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
@@ -69,7 +70,8 @@ void bench_config_usage(FILE *f)
 "\n"
 "target:\n"
 "  -h, --host ADDR          server IPv4 address or localhost (127.0.0.1)\n"
-"  -p, --port PORT          server port (6379)\n"
+"  -p, --port PORT[,PORT]   server port (6379); with several (at most 16, e.g. the\n"
+"                           nodes of a cluster), connection g goes to the (g mod N)th\n"
 "      --source-addrs LIST  connect from these local addresses in turn: A,B,... or A+N\n"
 "                           (N consecutive addresses from A, e.g. 127.0.0.1+8)\n"
 "load:\n"
@@ -99,6 +101,17 @@ void bench_config_usage(FILE *f)
 "      --timeout-ms N       a request or connect taking longer fails (10000)\n"
 "output:\n"
 "      --json FILE          write the result as JSON\n"
+"      --trace FILE         write a line per finished request (answered, failed, dropped\n"
+"                           or timed out), in no particular order:\n"
+"                             DONE_NS START_NS SENT_NS CONN OP KEY SEQ RESULT [MESSAGE]\n"
+"                           times in CLOCK_MONOTONIC ns (START is the intended send\n"
+"                           time in open loop), CONN the connection's number, OP set,\n"
+"                           get, incr or cmd, KEY what replaced __key__ (SET and GET use\n"
+"                           key:KEY, INCR counter:KEY), SEQ the value's sequence (with\n"
+"                           --check: the SET's, or the one a GET or INCR expects; else 0),\n"
+"                           RESULT ok, error, check, wait, dropped or timeout, MESSAGE\n"
+"                           the start of an error reply; lines with # are comments.\n"
+"                           Costs about a microsecond per request\n"
 "      --label NAME         name of the target in the output\n"
 "      --ready-file FILE    create FILE once all connections are open and the run starts\n"
 "      --progress, --no-progress   a line per second on stderr (default: runs >= 3 s)\n"
@@ -193,6 +206,8 @@ void bench_config_default(struct bench_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->target.sin_family = AF_INET;
 	cfg->target.sin_port = htons(CONFIG_PORT_DEFAULT);
+	cfg->ports = 1;
+	cfg->port[0] = CONFIG_PORT_DEFAULT;
 	cfg->target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cfg->host = "127.0.0.1";
 	cfg->conns = CONFIG_CONNS_DEFAULT;
@@ -266,6 +281,31 @@ static enum bench_config_status config_wait(struct bench_config *cfg, const char
 	return BENCH_CONFIG_OK;
 }
 
+static enum bench_config_status config_ports(struct bench_config *cfg, const char *text,
+					     char *err, size_t err_len)
+{
+	char buf[BENCH_PORTS_MAX * 8];
+	if (strlen(text) >= sizeof(buf))
+		return config_bad(err, err_len, "--port: list too long");
+	strcpy(buf, text);
+	uint32_t n = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v = 0;
+		if (n == BENCH_PORTS_MAX)
+			return config_bad(err, err_len, "--port: more than %u ports", BENCH_PORTS_MAX);
+		if (config_u64(tok, 1, 65535, &v))
+			return config_bad(err, err_len, "--port: '%s' is not a port from 1 to 65535",
+					  tok);
+		cfg->port[n++] = (uint16_t)v;
+	}
+	if (n == 0 || text[strlen(text) - 1] == ',' || text[0] == ',' || strstr(text, ",,"))
+		return config_bad(err, err_len, "--port: '%s' is not PORT[,PORT...]", text);
+	cfg->ports = n;
+	cfg->target.sin_port = htons(cfg->port[0]);
+	return BENCH_CONFIG_OK;
+}
+
 static enum bench_config_status config_host(struct bench_config *cfg, const char *text,
 					    char *err, size_t err_len)
 {
@@ -287,7 +327,6 @@ struct config_num {
 };
 
 static const struct config_num config_nums[] = {
-	{ 'p', "port", 1, 65535, 0, 0 },
 	{ 'c', "connections", 1, BENCH_CONNS_MAX, offsetof(struct bench_config, conns), 4 },
 	{ 't', "threads", 1, BENCH_THREADS_MAX, offsetof(struct bench_config, threads), 4 },
 	{ OPT_PROCS, "procs", 1, BENCH_PROCS_MAX, offsetof(struct bench_config, procs), 4 },
@@ -314,9 +353,7 @@ static enum bench_config_status config_num_apply(struct bench_config *cfg, int o
 			return config_bad(err, err_len, "--%s: '%s' is not a number from %llu to %llu",
 					  n->name, arg, (unsigned long long)n->min,
 					  (unsigned long long)n->max);
-		if (opt == 'p')
-			cfg->target.sin_port = htons((uint16_t)v);
-		else if (n->width == 4)
+		if (n->width == 4)
 			*(uint32_t *)(void *)((char *)cfg + n->off) = (uint32_t)v;
 		else
 			*(uint64_t *)(void *)((char *)cfg + n->off) = v;
@@ -368,6 +405,7 @@ static enum bench_config_status config_other_apply(struct bench_config *cfg, int
 	int idx = 0;
 	switch (opt) {
 	case 'h': return config_host(cfg, arg, err, err_len);
+	case 'p': return config_ports(cfg, arg, err, err_len);
 	case OPT_SOURCES: return config_sources(cfg, arg, err, err_len);
 	case OPT_WAIT: return config_wait(cfg, arg, err, err_len);
 	case 'w':
@@ -384,6 +422,7 @@ static enum bench_config_status config_other_apply(struct bench_config *cfg, int
 		return BENCH_CONFIG_OK;
 	case OPT_CHECK: cfg->check = true; return BENCH_CONFIG_OK;
 	case OPT_JSON: cfg->json_path = arg; return BENCH_CONFIG_OK;
+	case OPT_TRACE: cfg->trace_path = arg; return BENCH_CONFIG_OK;
 	case OPT_READY: cfg->ready_path = arg; return BENCH_CONFIG_OK;
 	case OPT_PROGRESS: cfg->progress = 1; return BENCH_CONFIG_OK;
 	case OPT_NO_PROGRESS: cfg->progress = 0; return BENCH_CONFIG_OK;
@@ -397,6 +436,18 @@ static enum bench_config_status config_other_apply(struct bench_config *cfg, int
 		return BENCH_CONFIG_OK;
 	}
 	return config_bad(err, err_len, "unknown option (see --help)");
+}
+
+/* host:port, or host:port,port,... while that fits, else the first port and a count. */
+static void config_label_default(struct bench_config *cfg)
+{
+	size_t n = (size_t)snprintf(cfg->label, sizeof(cfg->label), "%s:%u", cfg->host,
+				    cfg->port[0]);
+	for (uint32_t i = 1; i < cfg->ports && n < sizeof(cfg->label); i++)
+		n += (size_t)snprintf(cfg->label + n, sizeof(cfg->label) - n, ",%u", cfg->port[i]);
+	if (n >= sizeof(cfg->label))
+		snprintf(cfg->label, sizeof(cfg->label), "%.32s:%u+%u ports", cfg->host,
+			 cfg->port[0], cfg->ports - 1);
 }
 
 static enum bench_config_status config_validate(struct bench_config *cfg, char *err,
@@ -424,8 +475,7 @@ static enum bench_config_status config_validate(struct bench_config *cfg, char *
 		return config_bad(err, err_len, "--check with --workload get reads keys nobody "
 				  "wrote; use mixed");
 	if (cfg->label[0] == '\0')
-		snprintf(cfg->label, sizeof(cfg->label), "%s:%u", cfg->host,
-			 ntohs(cfg->target.sin_port));
+		config_label_default(cfg);
 	return BENCH_CONFIG_OK;
 }
 

@@ -21,6 +21,7 @@
 #define BENCH_WAIT_REPLICAS_MAX 100
 #define BENCH_LABEL_BYTES_MAX 64
 #define BENCH_DURATION_S_MAX (7 * 24 * 3600.0)
+#define BENCH_PORTS_MAX 16                  /* servers of one cluster loaded at once */
 
 enum bench_workload {
 	BENCH_WORKLOAD_SET,
@@ -37,8 +38,10 @@ enum bench_dist {
 };
 
 struct bench_config {
-	struct sockaddr_in target;
+	struct sockaddr_in target;                 /* the host and the first port */
 	const char *host;
+	uint32_t ports;                            /* connection g goes to port[g % ports] */
+	uint16_t port[BENCH_PORTS_MAX];
 	uint32_t sources;                          /* 0: let the kernel choose */
 	struct in_addr source[BENCH_SOURCES_MAX];
 
@@ -68,6 +71,7 @@ struct bench_config {
 	uint32_t timeout_ms;
 
 	const char *json_path;
+	const char *trace_path;  /* one line per finished request (bench/trace.h) */
 	const char *ready_path;
 	char label[BENCH_LABEL_BYTES_MAX];
 	int progress;           /* -1: when the run lasts 3 s or more */

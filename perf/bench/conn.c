@@ -42,7 +42,10 @@ int conn_setup(struct bench_worker *w, struct bench_conn *c, uint32_t index, uin
 	c->fifo_mask = slots - 1;
 	if (w->cfg->check)
 		c->key_state = calloc(plan->keys_per_conn, sizeof(*c->key_state));
-	if (!c->out || !c->fifo || (w->cfg->check && !c->key_state))
+	bool tracing = plan->trace_fd >= 0;
+	if (tracing)
+		c->why = malloc((size_t)slots * BENCH_TRACE_WHY_BYTES);
+	if (!c->out || !c->fifo || (w->cfg->check && !c->key_state) || (tracing && !c->why))
 		return -ENOMEM;
 	return 0;
 }
@@ -53,6 +56,8 @@ void conn_free(struct bench_conn *c)
 	free(c->fifo);
 	free(c->carry);
 	free(c->key_state);
+	free(c->why);
+	c->why = NULL;
 	c->out = NULL;
 	c->fifo = NULL;
 	c->carry = NULL;
@@ -232,6 +237,43 @@ void conn_on_send(struct bench_worker *w, struct bench_conn *c, int res)
 	conn_room_offer(w, c);
 }
 
+static const char *const conn_op_names[] = { "set", "get", "incr", "cmd" };
+STATIC_ASSERT(ARRAY_SIZE(conn_op_names) == BENCH_OP_COUNT, "a name for every operation");
+
+/* The number that replaced __key__ in req: with --check the key belongs to c. */
+static uint64_t conn_key_of(const struct bench_worker *w, const struct bench_conn *c,
+			    const struct conn_req *req)
+{
+	return w->cfg->check ? c->global + (uint64_t)w->conns_total * req->key_j : req->key_j;
+}
+
+static void conn_trace(struct bench_worker *w, const struct bench_conn *c, uint32_t slot,
+		       enum bench_trace_result result, uint64_t now)
+{
+	const struct conn_req *req = &c->fifo[slot];
+	char key[BENCH_KEY_BYTES_MAX] = "-";
+	if (w->plan->cmd[req->op].keys > 0)
+		bench_key_format(key, w->plan->nonce, conn_key_of(w, c, req), w->plan->key_width);
+	struct bench_trace_rec rec = {
+		.done_ns = now, .start_ns = req->start_ns, .sent_ns = req->sent_ns,
+		.conn = c->global, .op = conn_op_names[req->op], .key = key,
+		.seq = req->expected, .result = result,
+		.why = result == BENCH_TRACE_ERROR ? c->why + (size_t)slot * BENCH_TRACE_WHY_BYTES
+						   : NULL,
+		.why_len = req->why_len,
+	};
+	bench_trace_record(&w->trace, &rec);
+}
+
+void conn_fifo_trace(struct bench_worker *w, const struct bench_conn *c,
+		     enum bench_trace_result result, uint64_t now)
+{
+	if (w->trace.fd < 0)
+		return;
+	for (uint32_t k = 0; k < c->fifo_count; k++)
+		conn_trace(w, c, (c->fifo_head + k) & c->fifo_mask, result, now);
+}
+
 void conn_kill(struct bench_worker *w, struct bench_conn *c, bool timed_out)
 {
 	if (c->state == CONN_DEAD)
@@ -240,6 +282,8 @@ void conn_kill(struct bench_worker *w, struct bench_conn *c, bool timed_out)
 		w->res->err_timeout += c->fifo_count;
 	else
 		w->res->err_dropped += c->fifo_count;
+	conn_fifo_trace(w, c, timed_out ? BENCH_TRACE_TIMEOUT : BENCH_TRACE_DROPPED,
+			time_mono_ns());
 	ASSERT(w->outstanding >= c->fifo_count);
 	w->outstanding -= c->fifo_count;
 	c->fifo_count = 0;
@@ -267,6 +311,26 @@ void conn_timeouts_check(struct bench_worker *w, uint64_t now)
 		if (now > oldest->sent_ns && now - oldest->sent_ns > w->plan->timeout_ns)
 			conn_kill(w, c, true);
 	}
+}
+
+/* Keeps how req failed (its first failed reply) for the trace. */
+static void conn_fail(struct bench_conn *c, struct conn_req *req, bool wait_reply,
+		      const struct bench_reply *reply)
+{
+	if (req->failed)
+		return;
+	bool error = reply->type == BENCH_REPLY_ERROR || reply->type == BENCH_REPLY_BLOB_ERROR;
+	enum bench_trace_result result = error ? BENCH_TRACE_ERROR
+				       : wait_reply ? BENCH_TRACE_WAIT : BENCH_TRACE_CHECK;
+	req->failed = 1;
+	req->result = (uint8_t)result;
+	req->why_len = 0;
+	if (result != BENCH_TRACE_ERROR || c->why == NULL || reply->str == NULL)
+		return;
+	size_t n = MIN(reply->len, (size_t)BENCH_TRACE_WHY_BYTES);
+	uint32_t slot = (uint32_t)(req - c->fifo);
+	memcpy(c->why + (size_t)slot * BENCH_TRACE_WHY_BYTES, reply->str, n);
+	req->why_len = (uint8_t)n;
 }
 
 static void conn_mismatch_log(struct bench_worker *w, const struct bench_conn *c,
@@ -354,9 +418,10 @@ static bool conn_reply(struct bench_worker *w, struct bench_conn *c,
 	}
 	struct conn_req *req = &c->fifo[c->fifo_head];
 	bool last = req->replies_left == 1;
-	bool ok = (last && req->waits) ? conn_wait_check(w, reply) : conn_reply_check(w, c, req, reply);
+	bool wait_reply = last && req->waits;
+	bool ok = wait_reply ? conn_wait_check(w, reply) : conn_reply_check(w, c, req, reply);
 	if (!ok)
-		req->failed = 1;
+		conn_fail(c, req, wait_reply, reply);
 	if (!last) {
 		req->replies_left--;
 		return true;
@@ -366,6 +431,8 @@ static bool conn_reply(struct bench_worker *w, struct bench_conn *c,
 		w->res->requests++;
 		w->res->last_done_ns = now;
 	}
+	if (w->trace.fd >= 0)
+		conn_trace(w, c, c->fifo_head, req->failed ? req->result : BENCH_TRACE_OK, now);
 	c->fifo_head = (c->fifo_head + 1) & c->fifo_mask;
 	c->fifo_count--;
 	w->outstanding--;

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "bench/plan.h"
 #include "bench/report.h"
+#include "bench/trace.h"
 
 #define MAIN_POLL_NS (20 * NS_PER_MS)
 #define MAIN_GO_DELAY_NS (2 * NS_PER_MS)     /* lets every thread see go_ns before it passes */
@@ -288,12 +289,16 @@ static int main_run(const struct bench_plan *plan)
 	static struct bench_result total;
 	uint32_t failed = main_merge(plan, &total);
 	int out = main_output(plan, &total);
+	if (total.trace_errno)
+		LOG_ERROR("cannot write the trace %s: %s", plan->cfg->trace_path,
+			  strerror(total.trace_errno));
 	if (total.conns_open == 0)
 		LOG_ERROR("no connection to %s could be opened: %s", plan->cfg->label,
 			  strerror(total.connect_errno ? total.connect_errno : ECONNREFUSED));
 	if (plan->cfg->check && total.err_check > 0)
 		return MAIN_EXIT_CHECK;
-	if (failed || out || total.requests == 0 || atomic_load(&main_shared->abort))
+	if (failed || out || total.trace_errno || total.requests == 0 ||
+	    atomic_load(&main_shared->abort))
 		return MAIN_EXIT_FAILED;
 	return 0;
 }
@@ -318,6 +323,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spindle-bench: %s\n", err);
 		return MAIN_EXIT_USAGE;
 	}
+	if (cfg.trace_path) {
+		plan.trace_fd = bench_trace_create(cfg.trace_path, cfg.port, cfg.ports);
+		if (plan.trace_fd < 0) {
+			fprintf(stderr, "spindle-bench: --trace: cannot create %s: %s\n",
+				cfg.trace_path, strerror(-plan.trace_fd));
+			return MAIN_EXIT_FAILED;
+		}
+	}
 	main_shared = bench_shared_map(plan.threads);
 	if (main_shared == NULL) {
 		LOG_ERROR("cannot map shared memory: %s", strerror(errno));
@@ -326,5 +339,9 @@ int main(int argc, char **argv)
 	main_signals();
 	int rc = main_run(&plan);
 	bench_shared_unmap(main_shared, plan.threads);
+	if (plan.trace_fd >= 0 && close(plan.trace_fd) != 0 && rc == 0) {
+		LOG_ERROR("cannot write the trace %s: %s", cfg.trace_path, strerror(errno));
+		rc = MAIN_EXIT_FAILED;
+	}
 	return rc;
 }

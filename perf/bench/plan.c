@@ -137,6 +137,7 @@ int bench_plan_build(struct bench_plan *plan, const struct bench_config *cfg,
 {
 	memset(plan, 0, sizeof(*plan));
 	plan->cfg = cfg;
+	plan->trace_fd = -1;
 	int rc = plan_split(plan, cfg, nofile_max, err, err_len);
 	if (rc == 0)
 		rc = plan_templates(plan, cfg, err, err_len);

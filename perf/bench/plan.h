@@ -43,6 +43,7 @@ struct bench_plan {
 	uint64_t run_ns;                                /* 0: bounded by requests */
 	uint64_t warmup_ns;
 	uint64_t timeout_ns;
+	int trace_fd;                                   /* --trace: the file; else -1 */
 };
 
 /* One thread's live counters and final result, in memory shared with the parent. */

@@ -209,8 +209,11 @@ int bench_report_json(FILE *f, const struct bench_plan *plan, const struct bench
 	const struct bench_config *cfg = plan->cfg;
 	fprintf(f, "{\n  \"tool\": \"spindle-bench\", \"version\": \"%s\", \"label\": ", SPINDLE_VERSION);
 	bench_json_string(f, cfg->label);
-	fprintf(f, ",\n  \"target\": {\"host\": \"%s\", \"port\": %u},\n",
+	fprintf(f, ",\n  \"target\": {\"host\": \"%s\", \"port\": %u, \"ports\": [",
 		inet_ntoa(cfg->target.sin_addr), ntohs(cfg->target.sin_port));
+	for (uint32_t i = 0; i < cfg->ports; i++)
+		fprintf(f, "%s%u", i ? ", " : "", cfg->port[i]);
+	fputs("]},\n", f);
 	fputs("  \"machine\": {\"cores\": ", f);
 	fprintf(f, "%ld, \"model\": ", m->cores);
 	bench_json_string(f, m->model);

@@ -78,6 +78,8 @@ void bench_result_merge(struct bench_result *dst, const struct bench_result *src
 				  src->err_prefix[i].count);
 	if (dst->connect_errno == 0)
 		dst->connect_errno = src->connect_errno;
+	if (dst->trace_errno == 0)
+		dst->trace_errno = src->trace_errno;
 	if (dst->held_error[0] == '\0')
 		memcpy(dst->held_error, src->held_error, sizeof(dst->held_error));
 	dst->check_verified += src->check_verified;

@@ -37,6 +37,7 @@ struct bench_result {
 	uint32_t err_prefixes;
 	struct bench_err_prefix err_prefix[BENCH_ERR_PREFIXES_MAX];
 	int32_t connect_errno;      /* the first connect error, for the message */
+	int32_t trace_errno;        /* the first failed write of the trace file */
 	char held_error[BENCH_HELD_ERROR_BYTES];  /* the first error reply to a held PING */
 
 	uint64_t check_verified;    /* replies compared with the expected value */

@@ -50,13 +50,14 @@ int worker_socket(struct bench_worker *w, uint32_t global)
 	return fd;
 }
 
-void worker_connect_prep(struct bench_worker *w, int fd, enum worker_ud op, uint32_t index)
+void worker_connect_prep(struct bench_worker *w, int fd, enum worker_ud op, uint32_t index,
+			 uint32_t global)
 {
 	if (io_uring_sq_space_left(&w->ring) < 2)
 		io_uring_submit(&w->ring);
 	struct io_uring_sqe *sqe = worker_sqe(w);
-	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&w->cfg->target,
-			      sizeof(w->cfg->target));
+	const struct sockaddr_in *to = &w->addr[global % w->cfg->ports];
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)to, sizeof(*to));
 	io_uring_sqe_set_data64(sqe, worker_ud_pack(op, index));
 	sqe->flags |= IOSQE_IO_LINK;
 	/* Both must sit in the same submission, or the link is cut. */
@@ -239,6 +240,7 @@ static int worker_init(struct bench_worker *w, const struct bench_plan *plan,
 {
 	w->plan = plan;
 	w->cfg = plan->cfg;
+	w->trace.fd = -1;
 	w->shared = shared;
 	w->slot = &shared->slot[t];
 	w->res = &w->slot->result;
@@ -251,7 +253,14 @@ static int worker_init(struct bench_worker *w, const struct bench_plan *plan,
 	if (w->value == NULL)
 		return -ENOMEM;
 	bench_value_fill(w->value, w->cfg->value_bytes, 0, 0);
-	int rc = worker_ring_init(w);
+	ASSERT(w->cfg->ports >= 1 && w->cfg->ports <= BENCH_PORTS_MAX);
+	for (uint32_t i = 0; i < w->cfg->ports; i++) {
+		w->addr[i] = w->cfg->target;
+		w->addr[i].sin_port = htons(w->cfg->port[i]);
+	}
+	int rc = bench_trace_init(&w->trace, plan->trace_fd);
+	if (rc == 0)
+		rc = worker_ring_init(w);
 	if (rc == 0)
 		rc = worker_conns_init(w);
 	return rc;
@@ -282,11 +291,12 @@ static void worker_connect_next(struct bench_worker *w)
 		if (active) {
 			w->conns[i].fd = fd;
 			w->conns[i].state = CONN_CONNECTING;
-			worker_connect_prep(w, fd, WORKER_UD_CONNECT, i);
+			worker_connect_prep(w, fd, WORKER_UD_CONNECT, i, w->conns[i].global);
 		} else {
 			w->held[hi].fd = fd;
 			w->held[hi].state = CONN_CONNECTING;
-			worker_connect_prep(w, fd, WORKER_UD_HELD_CONNECT, hi);
+			worker_connect_prep(w, fd, WORKER_UD_HELD_CONNECT, hi,
+					    w->held_global_first + hi);
 		}
 	}
 }
@@ -452,6 +462,8 @@ static void worker_run(struct bench_worker *w)
 		}
 	}
 	/* Whatever is still unanswered after the drain timed out. */
+	for (uint32_t i = 0; w->outstanding > 0 && i < w->nconns; i++)
+		conn_fifo_trace(w, &w->conns[i], BENCH_TRACE_TIMEOUT, time_mono_ns());
 	w->res->err_timeout += w->outstanding;
 	w->outstanding = 0;
 	w->running = false;
@@ -472,6 +484,8 @@ static void worker_hold(struct bench_worker *w)
 static void worker_finish(struct bench_worker *w)
 {
 	w->res->issued = w->issued;
+	w->res->trace_errno = -bench_trace_flush(&w->trace);
+	bench_trace_free(&w->trace);
 	worker_live_update(w);
 	for (uint32_t i = 0; w->conns && i < w->nconns; i++) {
 		if (w->conns[i].fd >= 0)

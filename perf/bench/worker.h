@@ -13,12 +13,14 @@
 #include <stdint.h>
 
 #include <liburing.h>
+#include <netinet/in.h>
 
 #include "base/clock.h"
 #include "base/list.h"
 #include "base/panic.h"
 #include "bench/plan.h"
 #include "bench/reply.h"
+#include "bench/trace.h"
 
 #define WORKER_URING_ENTRIES 4096
 #define WORKER_CQ_ENTRIES (4 * WORKER_URING_ENTRIES)
@@ -70,6 +72,8 @@ struct conn_req {
 	uint8_t replies_left;
 	uint8_t waits;       /* the last reply is WAIT's */
 	uint8_t failed;
+	uint8_t result;      /* enum bench_trace_result of the first failed reply */
+	uint8_t why_len;     /* tracing: bytes of the error text kept in conn.why */
 };
 
 struct bench_conn {
@@ -92,6 +96,7 @@ struct bench_conn {
 	uint64_t *key_state;     /* checking: last value sequence or counter of each own key */
 	uint64_t seq_next;       /* checking: sequence numbers of this connection's writes */
 	uint64_t key_walk;       /* checking with --dist seq */
+	char *why;               /* tracing: BENCH_TRACE_WHY_BYTES of error text per fifo slot */
 };
 
 /* An idle connection: it answers one PING, then only waits. */
@@ -143,6 +148,8 @@ struct bench_worker {
 	struct bench_share seq_keys; /* --dist seq without checking: this thread's keys */
 	uint64_t seq_next;
 	uint32_t mismatches_logged;
+	struct bench_trace trace;
+	struct sockaddr_in addr[BENCH_PORTS_MAX];  /* connection g connects to addr[g % ports] */
 };
 
 /* conn.c */
@@ -159,6 +166,9 @@ void conn_on_recv(struct bench_worker *w, struct bench_conn *c, int res, const c
 /* Closes c; its requests in flight count as timeouts or as dropped. */
 void conn_kill(struct bench_worker *w, struct bench_conn *c, bool timed_out);
 void conn_timeouts_check(struct bench_worker *w, uint64_t now);
+/* Traces every request still in flight on c as ended with result (tracing only). */
+void conn_fifo_trace(struct bench_worker *w, const struct bench_conn *c,
+		     enum bench_trace_result result, uint64_t now);
 
 /* held.c */
 void held_on_connect(struct bench_worker *w, struct bench_held *h, int res);
@@ -171,7 +181,8 @@ void held_kill(struct bench_worker *w, struct bench_held *h);
 struct io_uring_sqe *worker_sqe(struct bench_worker *w);
 /* Opens a socket to the target from this connection's source address; -errno on failure. */
 int worker_socket(struct bench_worker *w, uint32_t global);
-void worker_connect_prep(struct bench_worker *w, int fd, enum worker_ud op, uint32_t index);
+void worker_connect_prep(struct bench_worker *w, int fd, enum worker_ud op, uint32_t index,
+			 uint32_t global);
 void worker_recv_prep(struct bench_worker *w, int fd, enum worker_ud op, uint32_t index);
 void worker_setup_resolved(struct bench_worker *w);
 

@@ -81,6 +81,29 @@ static void test_custom_command(void **state)
 	assert_non_null(strstr(err, "not both"));
 }
 
+/* Several ports: connections go round them; the label and the first target follow. */
+static void test_ports(void **state)
+{
+	(void)state;
+	char err[256];
+	assert_int_equal(PARSE(&cfg, err, "-p", "17401,17402,17403", "--trace", "t.txt"),
+			 BENCH_CONFIG_OK);
+	assert_int_equal(cfg.ports, 3);
+	assert_int_equal(cfg.port[0], 17401);
+	assert_int_equal(cfg.port[2], 17403);
+	assert_int_equal(ntohs(cfg.target.sin_port), 17401);
+	assert_string_equal(cfg.label, "127.0.0.1:17401,17402,17403");
+	assert_string_equal(cfg.trace_path, "t.txt");
+	assert_int_equal(PARSE(&cfg, err, "-p", "17001,17002,17003,17004,17005,17006,17007,"
+			       "17008,17009,17010,17011,17012,17013,17014,17015,17016"),
+			 BENCH_CONFIG_OK);
+	assert_int_equal(cfg.ports, BENCH_PORTS_MAX);
+	assert_string_equal(cfg.label, "127.0.0.1:17001+15 ports");
+	assert_int_equal(PARSE(&cfg, err, "-p", "7001"), BENCH_CONFIG_OK);
+	assert_int_equal(cfg.ports, 1);
+	assert_null(cfg.trace_path);
+}
+
 static void expect_bad(const char *want, int argc, char **argv)
 {
 	char err[256] = "";
@@ -100,6 +123,12 @@ static void test_bad_input(void **state)
 	BAD("--connections", "-c", "-5");
 	BAD("--connections", "-c", "5x");
 	BAD("--port", "-p", "70000");
+	BAD("--port", "-p", "1,2,0");
+	BAD("--port", "-p", "1,,2");
+	BAD("--port", "-p", "1,2,");
+	BAD("--port", "-p", ",");
+	BAD("--port", "-p", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17");
+	BAD("bad option", "--trace");
 	BAD("--pipeline", "-P", "99999999999999999999999");
 	BAD("--rate", "-R", "nan");
 	BAD("--rate", "-R", "0");
@@ -134,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_custom_command),
+		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_bad_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
