@@ -30,6 +30,8 @@ static void usage(FILE *out)
 		"  node remove NODE                     remove a node from every lane\n"
 		"  node replace OLD NEW MGMT_IP:PORT [REPL]\n"
 		"                                       add NEW, then remove OLD\n"
+		"  node drain NODE                      move every primary NODE holds to other\n"
+		"                                       healthy voters (before stopping NODE)\n"
 		"  bootstrap [--lanes N]                create the cluster's lanes (once)\n"
 		"\n"
 		"--socket defaults to $SPINDLE_CONTROL_SOCKET, else %s.\n"
