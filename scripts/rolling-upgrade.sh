@@ -4,9 +4,9 @@
 #
 #   0. check the cluster is healthy: a control leader, every lane "ok", every voter in sync
 #   1. spindlectl node drain N          (N's primaries switch over to other voters)
-#   2. stop N's spindle-control          (the leader stops counting N as healthy, so neither
-#      and wait until N is not healthy    balancing nor a switchover can give N a lane again)
-#      and leads no lane
+#   2. stop N's spindle-control, wait    (the leader stops counting N as healthy, so balancing
+#      until N is not healthy, drain      cannot give N a lane any more; the second drain moves
+#      again, check N leads no lane       what balancing gave N in between, if anything)
 #   3. stop N's spindled (SIGTERM)
 #   4. install the new binaries on N
 #   5. start N's spindled, then its spindle-control
@@ -43,7 +43,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 driver="" local_dir="" from="" first="" timeout_s=60 balance_wait=yes nodes=()
 
 die() { echo "rolling-upgrade: $*" >&2; exit 1; }
-usage() { sed -n '2,41p' "$0" >&2; exit 2; }
+usage() { sed -n '2,39p' "$0" >&2; exit 2; }
 say() { echo "rolling-upgrade: [$(date -u +%H:%M:%S)] $*"; }
 
 while [ $# -gt 0 ]; do
@@ -116,7 +116,8 @@ status_json() { # via
 }
 
 # check VIA WHAT NODE: exit 0 if the status seen through VIA says WHAT about NODE, else 1
-# with the reason on stdout. WHAT: healthy-cluster, node-out, node-back, balanced, nodes.
+# with the reason on stdout. WHAT: healthy-cluster, node-down, node-out, node-back, balanced,
+# nodes.
 check() {
 	local json
 	json=$(status_json "$1") || { echo "node $1's spindle-control does not answer status"; return 1; }
@@ -141,7 +142,7 @@ if what == "nodes":
     print(" ".join(str(i) for i, n in sorted(nodes.items()) if n["state"] == "active"))
     sys.exit(0)
 why = lanes_ok()
-if why:
+if why and what != "node-down":
     fail(why)
 if what == "healthy-cluster":
     for i, n in nodes.items():
@@ -150,10 +151,13 @@ if what == "healthy-cluster":
     for l in s["lanes"]:
         if set(l["in_sync"]) != set(l["voters"]):
             fail("lane %d: voters %s, in sync %s" % (l["lane"], l["voters"], l["in_sync"]))
+elif what == "node-down":
+    if nodes.get(node, {}).get("health") == "healthy":
+        fail("node %d still counts as healthy" % node)
 elif what == "node-out":
     if nodes.get(node, {}).get("health") == "healthy":
         fail("node %d still counts as healthy" % node)
-    led = [l["lane"] for l in s["lanes"] if l["primary"] == node]
+    led = [l["lane"] for l in s["lanes"] if l["primary"] == node or l["switch_target"] == node]
     if led:
         fail("node %d still leads lanes %s" % (node, led))
 elif what == "node-back":
@@ -213,15 +217,19 @@ say "upgrading nodes ${nodes[*]} of cluster nodes $all"
 upgrade_node() { # node
 	local n=$1 via t0=$SECONDS out
 	via=$(pick_via "$n") || die "node $n: no other node's spindle-control answers"
-	say "node $n: checking the cluster (through node $via)"
-	out=$(check "$via" healthy-cluster "$n") || die "node $n: the cluster is not healthy, not touching it: $out"
+	say "node $n: 0. waiting until the cluster is healthy (through node $via)"
+	wait_for "$via" healthy-cluster "$n" "the cluster is not healthy, not touching node $n"
 	say "node $n: 1. drain"
 	out=$(drv spindlectl "$via" node drain "$n" --timeout "$timeout_s" 2>&1) ||
 		die "node $n, drain: spindlectl node drain $n failed: $out"
 	echo "$out" | sed 's/^/    /'
 	say "node $n: 2. stop spindle-control"
 	drv stop-control "$n" || die "node $n: spindle-control did not stop"
-	wait_for "$via" node-out "$n" "waiting until it counts as down and leads no lane"
+	wait_for "$via" node-down "$n" "waiting until it counts as down"
+	out=$(drv spindlectl "$via" node drain "$n" --timeout "$timeout_s" 2>&1) ||
+		die "node $n, drain once down: spindlectl node drain $n failed: $out"
+	echo "$out" | grep -v "nothing to" | sed 's/^/    /' || true
+	wait_for "$via" node-out "$n" "checking it leads no lane"
 	say "node $n: 3. stop spindled"
 	drv stop-dataplane "$n" || die "node $n: spindled did not stop"
 	say "node $n: 4. install"

@@ -34,7 +34,8 @@ enum ctld_admin_op {
 	CTLD_ADMIN_NODE_REMOVE,
 	CTLD_ADMIN_NODE_REPLACE,
 	CTLD_ADMIN_BOOTSTRAP,
-	CTLD_ADMIN_NODE_DRAIN,  /* every lane NODE leads switches over to another voter */
+	CTLD_ADMIN_NODE_DRAIN,  /* every lane NODE leads switches over to another voter, and
+				 * switchovers to NODE not yet under way are cancelled */
 };
 
 enum ctld_admin_code {

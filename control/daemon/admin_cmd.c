@@ -259,9 +259,22 @@ static void failover_check(struct admin_client *c, uint64_t now)
 
 /* ---- node drain ---- */
 
-/* Lanes the node leads that no switchover of this drain is moving yet: the first call, and
- * any lane that came back to it meanwhile (a balancing switchover decided before it knew). */
-static bool drain_lanes(struct admin_client *c)
+/* Cancels a planned switchover to the node being drained (balancing may have asked for one
+ * just before), at most once per ADMIN_REPROPOSE_MS per lane. */
+static void drain_cancel(struct admin_client *c, uint32_t k, uint64_t now)
+{
+	struct admin_lane *al = &c->lanes[k];
+	if (al->cancel_ms && now - al->cancel_ms < ADMIN_REPROPOSE_MS)
+		return;
+	al->cancel_ms = now;
+	struct ctl_cmd cmd = { .type = CTL_CMD_SWITCHOVER, .lane = k, .node = REPL_NODE_NONE };
+	propose(c, &cmd);
+}
+
+/* Moves the lanes the node leads that no switchover of this drain is moving yet: the first
+ * call, and any lane that came back to it meanwhile (a balancing switchover decided before
+ * it knew). Returns false after answering when a lane cannot move. */
+static bool drain_lanes(struct admin_client *c, uint64_t now)
 {
 	const struct ctl_state *s = c->a->d->state;
 	unsigned leads[CTL_NODES_MAX] = { 0 };
@@ -272,6 +285,8 @@ static bool drain_lanes(struct admin_client *c)
 	for (uint32_t k = 0; k < s->n_lanes; k++) {
 		const struct ctl_lane *l = &s->lanes[k];
 		const struct admin_lane *al = &c->lanes[k];
+		if (l->switch_target == c->r.node && l->primary != c->r.node && !l->prep_epoch)
+			drain_cancel(c, k, now);
 		if (l->primary != c->r.node || l->prep_epoch || l->switch_target != REPL_NODE_NONE ||
 		    (al->wanted && !al->done))
 			continue;
@@ -299,11 +314,11 @@ static void cmd_drain(struct admin_client *c)
 		admin_answer(c, CTLD_ADMIN_INTERNAL, "out of memory");
 		return;
 	}
-	if (!drain_lanes(c))
+	if (!drain_lanes(c, ctld_now_ms()))
 		return;
 	bool any = false;
 	for (uint32_t k = 0; k < c->n_lanes; k++)
-		any = any || c->lanes[k].wanted;
+		any = any || c->lanes[k].wanted || c->lanes[k].cancel_ms;
 	if (!any) {
 		char text[120];
 		snprintf(text, sizeof(text), "node %u leads no lane: nothing to drain\n", c->r.node);
@@ -313,15 +328,16 @@ static void cmd_drain(struct admin_client *c)
 	admin_cmd_check(c, ctld_now_ms());
 }
 
-/* Done when every switchover is and the node leads nothing; a lane that went back to it
- * meanwhile is moved again. */
+/* Done when every switchover is, the node leads nothing and no switchover to it is pending;
+ * a lane that went back to it meanwhile is moved again. */
 static void drain_check(struct admin_client *c, uint64_t now)
 {
 	const struct ctl_state *s = c->a->d->state;
 	bool leads = false;
 	for (uint32_t k = 0; k < s->n_lanes; k++)
-		leads = leads || s->lanes[k].primary == c->r.node;
-	if (leads && now < c->deadline_ms && !drain_lanes(c))
+		leads = leads || s->lanes[k].primary == c->r.node ||
+			s->lanes[k].switch_target == c->r.node;
+	if (leads && now < c->deadline_ms && !drain_lanes(c, now))
 		return; /* answered: a lane cannot move */
 	bool all = failover_mark(c, now);
 	if (all && !leads)
