@@ -24,7 +24,7 @@ STALL_MAX_S = 5.0   # a bound for a loaded shared test machine; the figure is pr
 
 
 class RollingUpgrade(unittest.TestCase):
-    transport = "dpdk" if dpdk_possible() else "udp"
+    transport = os.environ.get("SPINDLE_UPGRADE_TRANSPORT") or ("dpdk" if dpdk_possible() else "udp")
 
     def setUp(self):
         self.tmp = scratch_dir()
