@@ -185,6 +185,22 @@ wait_for() {
 	die "node $node, $step: not done after ${timeout_s} s: $why"
 }
 
+# drain VIA NODE: spindlectl node drain, again while it answers "no leader or no majority"
+# (exit code 3: a node judged unhealthy for a moment), up to the step's timeout.
+drain() {
+	local out rc t0=$SECONDS
+	while :; do
+		rc=0
+		out=$(drv spindlectl "$1" node drain "$2" --timeout "$timeout_s" 2>&1) || rc=$?
+		if [ "$rc" != 3 ] || [ $((SECONDS - t0)) -ge "$timeout_s" ]; then
+			echo "$out"
+			return "$rc"
+		fi
+		echo "rolling-upgrade: node $2, drain: $out (trying again)" >&2
+		sleep 0.5
+	done
+}
+
 # A node other than $1 whose spindle-control answers.
 pick_via() {
 	local n
@@ -220,14 +236,12 @@ upgrade_node() { # node
 	say "node $n: 0. waiting until the cluster is healthy (through node $via)"
 	wait_for "$via" healthy-cluster "$n" "the cluster is not healthy, not touching node $n"
 	say "node $n: 1. drain"
-	out=$(drv spindlectl "$via" node drain "$n" --timeout "$timeout_s" 2>&1) ||
-		die "node $n, drain: spindlectl node drain $n failed: $out"
+	out=$(drain "$via" "$n") || die "node $n, drain: spindlectl node drain $n failed: $out"
 	echo "$out" | sed 's/^/    /'
 	say "node $n: 2. stop spindle-control"
 	drv stop-control "$n" || die "node $n: spindle-control did not stop"
 	wait_for "$via" node-down "$n" "waiting until it counts as down"
-	out=$(drv spindlectl "$via" node drain "$n" --timeout "$timeout_s" 2>&1) ||
-		die "node $n, drain once down: spindlectl node drain $n failed: $out"
+	out=$(drain "$via" "$n") || die "node $n, drain once down: spindlectl node drain $n failed: $out"
 	echo "$out" | grep -v "nothing to" | sed 's/^/    /' || true
 	wait_for "$via" node-out "$n" "checking it leads no lane"
 	say "node $n: 3. stop spindled"
