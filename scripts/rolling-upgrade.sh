@@ -201,6 +201,26 @@ drain() {
 	done
 }
 
+# drain_down VIA NODE: once NODE counts as down (its spindle-control stopped), drain it until
+# it leads no lane and no switchover to it is pending (a new control leader counts a node it
+# has not heard from yet as healthy for a moment, so balancing may still pick it).
+drain_down() {
+	local via=$1 n=$2 why="" out t0=$SECONDS
+	while [ $((SECONDS - t0)) -lt "$timeout_s" ]; do
+		if ! why=$(check "$via" node-down "$n"); then
+			sleep 0.2
+			continue
+		fi
+		out=$(drain "$via" "$n") || die "node $n, drain once down: spindlectl node drain $n failed: $out"
+		echo "$out" | grep -v "nothing to" | sed 's/^/    /' || true
+		if why=$(check "$via" node-out "$n"); then
+			return 0
+		fi
+		sleep 0.5
+	done
+	die "node $n, waiting until it counts as down and leads no lane: not done after ${timeout_s} s: $why"
+}
+
 # A node other than $1 whose spindle-control answers.
 pick_via() {
 	local n
@@ -240,10 +260,7 @@ upgrade_node() { # node
 	echo "$out" | sed 's/^/    /'
 	say "node $n: 2. stop spindle-control"
 	drv stop-control "$n" || die "node $n: spindle-control did not stop"
-	wait_for "$via" node-down "$n" "waiting until it counts as down"
-	out=$(drain "$via" "$n") || die "node $n, drain once down: spindlectl node drain $n failed: $out"
-	echo "$out" | grep -v "nothing to" | sed 's/^/    /' || true
-	wait_for "$via" node-out "$n" "checking it leads no lane"
+	drain_down "$via" "$n"
 	say "node $n: 3. stop spindled"
 	drv stop-dataplane "$n" || die "node $n: spindled did not stop"
 	say "node $n: 4. install"

@@ -58,12 +58,18 @@ class Drain(unittest.TestCase):
             c.ctl_action("term", 1)
             c.wait_until(lambda: [n for n in c.status(2)["nodes"] if n["id"] == 1][0]["health"]
                          != "healthy", timeout_s=20)
-            rc, out, err = self.drain(c)
-            self.assertEqual(rc, 0, out + err)
-            time.sleep(1.0)
-            rc, out, err = self.drain(c)
-            self.assertEqual((rc, out.strip()), (0, "node 1 leads no lane: nothing to drain"))
-            self.assertTrue(all(l["primary"] != 1 for l in c.status(2)["lanes"]))
+            # (A new leader counts a node it has not heard from as healthy for its first
+            # node-timeout-ms, so a drain may still find a switchover to cancel.)
+            for attempt in range(5):
+                rc, out, err = self.drain(c)
+                self.assertEqual(rc, 0, out + err)
+                if out.strip() == "node 1 leads no lane: nothing to drain":
+                    break
+                print("drain once node 1 counts as down: %s" % out.strip())
+                time.sleep(1.0)
+            self.assertEqual(out.strip(), "node 1 leads no lane: nothing to drain")
+            self.assertTrue(all(l["primary"] != 1 and l["switch_target"] != 1
+                                for l in c.status(2)["lanes"]))
             c.ctl_action("restart", 1)
 
 

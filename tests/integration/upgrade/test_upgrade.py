@@ -20,7 +20,10 @@ from upgrade_cluster import (NEW_MARK, UpgradeCluster, MovingWriters, binaries_c
 
 UPGRADE = os.path.join(os.path.dirname(SCRIPT), "rolling-upgrade.sh")
 LANES = 8
-STALL_MAX_S = 5.0   # a bound for a loaded shared test machine; the figure is printed
+# A bound for a loaded shared test machine (the upgrade spans three restarts and a dozen
+# switchovers, each exposed to a host that stops the processes for seconds); the figure is
+# printed.
+STALL_MAX_S = 10.0
 
 
 class RollingUpgrade(unittest.TestCase):

@@ -179,7 +179,14 @@ class MovingWriters:
         bad = []
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            got = r.mget(chunk)
+            for attempt in range(50):
+                try:
+                    got = r.mget(chunk)
+                    break
+                except (redis.RedisError, OSError):   # TRYAGAIN while a lane moves
+                    time.sleep(0.1)
+            else:
+                raise AssertionError("reads through node %d keep failing" % node)
             bad += [k for k, v in zip(chunk, got) if v is None or v.decode() != self.acked[k]]
         r.close()
         return bad
