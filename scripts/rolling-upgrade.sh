@@ -2,8 +2,10 @@
 # Rolling upgrade of a spindle cluster with its control plane, one node at a time, stopping
 # at the first step that does not come out as expected (and saying why). For each node N:
 #
-#   0. check the cluster is healthy: a control leader, every lane "ok", every voter in sync
-#   1. spindlectl node drain N          (N's primaries switch over to other voters)
+#   0. wait until the cluster is healthy: a control leader, every lane "ok", every voter in
+#      sync, every node healthy
+#   1. spindlectl node drain N          (N's primaries switch over to other voters; asked
+#                                        again while it answers "no majority", exit code 3)
 #   2. stop N's spindle-control, wait    (the leader stops counting N as healthy, so balancing
 #      until N is not healthy, drain      cannot give N a lane any more; the second drain moves
 #      again, check N leads no lane       what balancing gave N in between, if anything)
@@ -43,7 +45,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 driver="" local_dir="" from="" first="" timeout_s=60 balance_wait=yes nodes=()
 
 die() { echo "rolling-upgrade: $*" >&2; exit 1; }
-usage() { sed -n '2,39p' "$0" >&2; exit 2; }
+usage() { sed -n '2,41p' "$0" >&2; exit 2; }
 say() { echo "rolling-upgrade: [$(date -u +%H:%M:%S)] $*"; }
 
 while [ $# -gt 0 ]; do

@@ -79,6 +79,49 @@ class RollingUpgrade(unittest.TestCase):
                 c.wait_until(lambda: w.missing(n, readonly=True) == [], timeout_s=20)
             self.assertLess(worst, STALL_MAX_S)
 
+    def test_stops_at_a_node_that_does_not_start(self):
+        """A new spindled that cannot start: the script stops at that node's step 5 and says
+        so, the other two nodes carry every lane, and putting the old binary back (the same
+        procedure, rolling back) brings the node back."""
+        broken = os.path.join(self.tmp, "broken")
+        os.makedirs(broken)
+        for b in ("spindle-control", "spindlectl"):
+            shutil.copy2(os.path.join(self.new, b), broken)
+        with open(os.path.join(broken, "spindled"), "w") as f:
+            f.write("#!/bin/sh\necho 'spindled: this release cannot start (test)' >&2\nexit 1\n")
+        os.chmod(os.path.join(broken, "spindled"), 0o755)
+        good = binaries_copy(os.path.join(self.tmp, "good"))
+        with UpgradeCluster(self.installed, port_offset=40, transport=self.transport,
+                            lanes=4) as c:
+            w = MovingWriters(c, threads=3).start()
+            try:
+                w.wait_writes(100)
+                rc, out = run_script([UPGRADE, "--local-cluster", c.dir, "--from", broken,
+                                      "--timeout", "30"])
+                print("\n" + out)
+                self.assertEqual(rc, 1, out)
+                self.assertIn("node 1: spindled did not start", out)
+                self.assertNotIn("node 2:", out)          # it went no further
+                c.wait_until(lambda: all(l["primary"] != 1 and l["state"] == "ok"
+                                         for l in c.status(2)["lanes"]), timeout_s=30)
+                w.wait_writes(200)                      # nodes 2 and 3 carry every lane
+                rc, out = run_script([UPGRADE, "--local-cluster", c.dir, "--from", good,
+                                      "--timeout", "5", "--no-balance-wait", "1"])
+                self.assertEqual(rc, 1, out)            # node 1 is down: the cluster is not healthy
+                self.assertIn("the cluster is not healthy", out)
+                for b in ("spindled", "spindle-control", "spindlectl"):
+                    shutil.copy2(os.path.join(good, b), os.path.join(self.installed, b))
+                c.restart(1)
+                c.ctl_action("restart", 1)
+                c.wait_until(lambda: c.all_in_sync(2), timeout_s=30)
+                w.wait_writes(100)
+            finally:
+                w.stop()
+            for n in (1, 2, 3):
+                self.assertEqual(w.missing(n), [], "node %d" % n)
+            print("%d writes acknowledged, none lost; longest write %.0f ms"
+                  % (w.count(), w.longest_write()[0] * 1000))
+
 
 if __name__ == "__main__":
     unittest.main()
