@@ -52,8 +52,8 @@ class RollingUpgrade(unittest.TestCase):
                 w.wait_writes(300)
             finally:
                 w.stop()
-            worst, started = w.longest_write()
-            silence = w.longest_silence()
+            worst, started = w.longest_write(since=t0)
+            silence = w.longest_silence(since=t0)
             print("[rolling upgrade, %s, %d lanes] %.1f s for 3 nodes; %d writes acknowledged; "
                   "longest write %.0f ms (started %.1f s into the upgrade); longest time "
                   "without any acknowledged write %.0f ms; clients moved to another node %d "

@@ -158,15 +158,17 @@ class MovingWriters:
                                      % (self.count(), self.errors, self.c.logs_tail()))
             time.sleep(0.02)
 
-    def longest_write(self):
-        """The longest acknowledged write (s) and when it started (epoch seconds)."""
+    def longest_write(self, since=0.0):
+        """The longest acknowledged write (s) still in flight at `since` or later, and when it
+        started (epoch seconds)."""
         with self.lock:
-            return max(((e - s), s) for s, e in self.ops) if self.ops else (0.0, 0.0)
+            ops = [((e - s), s) for s, e in self.ops if e >= since]
+        return max(ops) if ops else (0.0, 0.0)
 
-    def longest_silence(self):
-        """The longest time (s) in which no write at all was acknowledged."""
+    def longest_silence(self, since=0.0):
+        """The longest time (s) from `since` on in which no write at all was acknowledged."""
         with self.lock:
-            ends = sorted(e for _, e in self.ops)
+            ends = sorted(e for _, e in self.ops if e >= since)
         return max((b - a for a, b in zip(ends, ends[1:])), default=0.0)
 
     def missing(self, node, readonly=False):
