@@ -30,6 +30,7 @@
 #include "net/net.h"
 #include "uring/disk.h"
 #include "dpdk/dpdk.h"
+#include "frame/frame.h"
 #include "lane/xport.h"
 #include "udp/udp.h"
 
@@ -562,6 +563,26 @@ static int node_datadir_open(struct node *node)
 	return node_lanes_check(node);
 }
 
+#ifdef SPINDLE_FAULT_HOOKS
+/* spindled-faults only: SPINDLE_FRAME_VERSION makes this node speak another replication frame
+ * version, as a node of another release would (tests/integration/upgrade). */
+static int node_frame_version_env(void)
+{
+	const char *v = getenv("SPINDLE_FRAME_VERSION");
+	if (v == NULL)
+		return 0;
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (v[0] == '\0' || *end != '\0' || n > UINT8_MAX || frame_version_set((unsigned)n) != 0) {
+		LOG_ERROR("SPINDLE_FRAME_VERSION: '%s' is not a frame version (1-255)", v);
+		return -EINVAL;
+	}
+	LOG_WARN("speaking replication frame version %u (SPINDLE_FRAME_VERSION, a test build)",
+		 frame_version_get());
+	return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	static struct node node;
@@ -578,6 +599,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_level_min = level;
+#ifdef SPINDLE_FAULT_HOOKS
+	if (node_frame_version_env() != 0)
+		return 2;
+#endif
 	if (check_only) {
 		conf_dump(&node.conf, stdout);
 		return 0;

@@ -7,6 +7,7 @@
  *             node add NODE MGMT_IP:PORT [REPL_ADDR] [--timeout SECONDS] [--json]
  *             node remove NODE [--timeout SECONDS] [--json]
  *             node replace OLD NEW MGMT_IP:PORT [REPL_ADDR] [--timeout SECONDS] [--json]
+ *             node drain NODE [--timeout SECONDS] [--json]
  *             bootstrap [--lanes N] [--timeout SECONDS] [--json]
  *   answer    "OK\n" body, or "ERR CODE\n" body (the body says why, in text or JSON)
  *
@@ -33,6 +34,8 @@ enum ctld_admin_op {
 	CTLD_ADMIN_NODE_REMOVE,
 	CTLD_ADMIN_NODE_REPLACE,
 	CTLD_ADMIN_BOOTSTRAP,
+	CTLD_ADMIN_NODE_DRAIN,  /* every lane NODE leads switches over to another voter, and
+				 * switchovers to NODE not yet under way are cancelled */
 };
 
 enum ctld_admin_code {
@@ -53,7 +56,7 @@ struct ctld_admin_req {
 	bool all;                    /* failover all */
 	uint32_t lane;
 	unsigned to;                 /* failover --to, or REPL_NODE_NONE */
-	unsigned node, new_node;     /* node add/remove: node; replace: node -> new_node */
+	unsigned node, new_node;     /* node add/remove/drain: node; replace: node -> new_node */
 	char mgmt_addr[CTL_ADDR_BYTES];
 	char repl_addr[CTL_ADDR_BYTES];
 	uint32_t lanes;              /* bootstrap --lanes; 0: the dataplane's */

@@ -229,7 +229,8 @@ static void failover_report(struct admin_client *c, enum ctld_admin_code code, u
 	ctld_buf_free(&b);
 }
 
-static void failover_check(struct admin_client *c, uint64_t now)
+/* Marks the lanes whose switchover is done; true when all are. */
+static bool failover_mark(struct admin_client *c, uint64_t now)
 {
 	const struct ctl_state *s = c->a->d->state;
 	bool all = true;
@@ -242,7 +243,104 @@ static void failover_check(struct admin_client *c, uint64_t now)
 		}
 		all = all && (!al->wanted || al->done);
 	}
+	return all;
+}
+
+static void failover_check(struct admin_client *c, uint64_t now)
+{
+	bool all = failover_mark(c, now);
 	if (all)
+		failover_report(c, CTLD_ADMIN_OK, now);
+	else if (now >= c->deadline_ms)
+		failover_report(c, CTLD_ADMIN_TIMEOUT, now);
+	else if (now - c->proposed_ms >= ADMIN_REPROPOSE_MS)
+		failover_propose(c, true);
+}
+
+/* ---- node drain ---- */
+
+/* Cancels a planned switchover to the node being drained (balancing may have asked for one
+ * just before), at most once per ADMIN_REPROPOSE_MS per lane. */
+static void drain_cancel(struct admin_client *c, uint32_t k, uint64_t now)
+{
+	struct admin_lane *al = &c->lanes[k];
+	if (al->cancel_ms && now - al->cancel_ms < ADMIN_REPROPOSE_MS)
+		return;
+	al->cancel_ms = now;
+	struct ctl_cmd cmd = { .type = CTL_CMD_SWITCHOVER, .lane = k, .node = REPL_NODE_NONE };
+	propose(c, &cmd);
+}
+
+/* Moves the lanes the node leads that no switchover of this drain is moving yet: the first
+ * call, and any lane that came back to it meanwhile (a balancing switchover decided before
+ * it knew). Returns false after answering when a lane cannot move. */
+static bool drain_lanes(struct admin_client *c, uint64_t now)
+{
+	const struct ctl_state *s = c->a->d->state;
+	unsigned leads[CTL_NODES_MAX] = { 0 };
+	for (uint32_t k = 0; k < s->n_lanes; k++)
+		if (s->lanes[k].primary < CTL_NODES_MAX)
+			leads[s->lanes[k].primary]++;
+	bool added = false;
+	for (uint32_t k = 0; k < s->n_lanes; k++) {
+		const struct ctl_lane *l = &s->lanes[k];
+		const struct admin_lane *al = &c->lanes[k];
+		if (l->switch_target == c->r.node && l->primary != c->r.node && !l->prep_epoch)
+			drain_cancel(c, k, now);
+		if (l->primary != c->r.node || l->prep_epoch || l->switch_target != REPL_NODE_NONE ||
+		    (al->wanted && !al->done))
+			continue;
+		if (!failover_lane(c, k, leads))
+			return false;
+		added = true;
+	}
+	if (added)
+		failover_propose(c, false);
+	return true;
+}
+
+static void cmd_drain(struct admin_client *c)
+{
+	const struct ctl_state *s = c->a->d->state;
+	if (!need_leader(c) || !need_bootstrapped(c))
+		return;
+	if (s->nodes[c->r.node].state == CTL_NODE_NONE) {
+		admin_answerf(c, CTLD_ADMIN_UNKNOWN, "node %u is not in the cluster", c->r.node);
+		return;
+	}
+	c->n_lanes = s->n_lanes;
+	c->lanes = calloc(s->n_lanes, sizeof(*c->lanes));
+	if (c->lanes == NULL) {
+		admin_answer(c, CTLD_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	if (!drain_lanes(c, ctld_now_ms()))
+		return;
+	bool any = false;
+	for (uint32_t k = 0; k < c->n_lanes; k++)
+		any = any || c->lanes[k].wanted || c->lanes[k].cancel_ms;
+	if (!any) {
+		char text[120];
+		snprintf(text, sizeof(text), "node %u leads no lane: nothing to drain\n", c->r.node);
+		answer_ok(c, text);
+		return;
+	}
+	admin_cmd_check(c, ctld_now_ms());
+}
+
+/* Done when every switchover is, the node leads nothing and no switchover to it is pending;
+ * a lane that went back to it meanwhile is moved again. */
+static void drain_check(struct admin_client *c, uint64_t now)
+{
+	const struct ctl_state *s = c->a->d->state;
+	bool leads = false;
+	for (uint32_t k = 0; k < s->n_lanes; k++)
+		leads = leads || s->lanes[k].primary == c->r.node ||
+			s->lanes[k].switch_target == c->r.node;
+	if (leads && now < c->deadline_ms && !drain_lanes(c, now))
+		return; /* answered: a lane cannot move */
+	bool all = failover_mark(c, now);
+	if (all && !leads)
 		failover_report(c, CTLD_ADMIN_OK, now);
 	else if (now >= c->deadline_ms)
 		failover_report(c, CTLD_ADMIN_TIMEOUT, now);
@@ -425,6 +523,9 @@ void admin_cmd_start(struct admin_client *c)
 	case CTLD_ADMIN_BOOTSTRAP:
 		cmd_bootstrap(c);
 		return;
+	case CTLD_ADMIN_NODE_DRAIN:
+		cmd_drain(c);
+		return;
 	}
 	admin_answer(c, CTLD_ADMIN_INTERNAL, "unhandled request");
 }
@@ -444,6 +545,9 @@ void admin_cmd_check(struct admin_client *c, uint64_t now)
 		return;
 	case CTLD_ADMIN_BOOTSTRAP:
 		bootstrap_check(c, now);
+		return;
+	case CTLD_ADMIN_NODE_DRAIN:
+		drain_check(c, now);
 		return;
 	default:
 		return;

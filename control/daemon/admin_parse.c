@@ -142,6 +142,12 @@ static int admin_parse_node(char **w, int n, struct ctld_admin_req *r, char *err
 			return admin_fail(err, cap, "node remove: '%s' is not a node id", w[2]);
 		return 0;
 	}
+	if (n == 3 && strcmp(w[1], "drain") == 0) {
+		r->op = CTLD_ADMIN_NODE_DRAIN;
+		if (!admin_node(w[2], &r->node))
+			return admin_fail(err, cap, "node drain: '%s' is not a node id", w[2]);
+		return 0;
+	}
 	if (n >= 4 && strcmp(w[1], "replace") == 0) {
 		r->op = CTLD_ADMIN_NODE_REPLACE;
 		if (!admin_node(w[2], &r->node) || !admin_node(w[3], &r->new_node) ||
@@ -150,7 +156,7 @@ static int admin_parse_node(char **w, int n, struct ctld_admin_req *r, char *err
 		return admin_addrs(w + 4, (unsigned)(n - 4), r, err, cap);
 	}
 	return admin_fail(err, cap, "usage: node add NODE MGMT_IP:PORT [REPL_ADDR] | node remove "
-			  "NODE | node replace OLD NEW MGMT_IP:PORT [REPL_ADDR]");
+			  "NODE | node replace OLD NEW MGMT_IP:PORT [REPL_ADDR] | node drain NODE");
 }
 
 static int admin_parse_words(char **w, int n, struct ctld_admin_req *r, char *err, size_t cap)

@@ -17,6 +17,7 @@ struct admin_lane {
 	uint8_t primary, target;
 	bool wanted, done;
 	uint64_t done_ms;
+	uint64_t cancel_ms;          /* node drain: when a switchover to the node was cancelled */
 };
 
 struct admin_client {

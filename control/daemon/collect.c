@@ -81,7 +81,9 @@ static void collect_counters(const struct ctld *d, struct ctld_status_counters *
 		c->mgmt_tx += d->mgmt.stats.tx[k];
 		c->mgmt_rx += d->mgmt.stats.rx[k];
 	}
-	c->mgmt_rx_bad = d->mgmt.stats.rx_bad + d->mgmt.stats.rx_foreign + d->mgmt.stats.rx_undecodable;
+	c->mgmt_rx_bad = d->mgmt.stats.rx_bad + d->mgmt.stats.rx_foreign +
+			 d->mgmt.stats.rx_undecodable + d->mgmt.stats.rx_version;
+	c->mgmt_rx_version = d->mgmt.stats.rx_version;
 	c->mgmt_tx_errors = d->mgmt.stats.tx_errors + d->mgmt.stats.tx_no_addr;
 	c->link_connects = d->link.stats.connects;
 	c->link_disconnects = d->link.stats.disconnects;

@@ -102,6 +102,8 @@ bool ctld_link_send(struct ctld *d, const struct ctl_msg *m);
 struct ctld_mgmt_stats {
 	uint64_t tx[CTLD_KIND_MAX + 1], rx[CTLD_KIND_MAX + 1];
 	uint64_t tx_errors, tx_no_addr, rx_bad, rx_foreign, rx_undecodable;
+	uint64_t rx_version;         /* spindle-control datagrams of another wire version */
+	uint64_t version_said_ms;    /* when the last of them was logged */
 };
 
 struct ctld_mgmt {

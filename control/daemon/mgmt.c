@@ -19,6 +19,7 @@
 
 #define MGMT_RX_BURST 64
 #define MGMT_SOCK_BUF_BYTES (4u << 20)
+#define MGMT_VERSION_SAY_MS 10000  /* datagrams of another version: one log line per 10 s */
 
 bool ctld_mgmt_addr(const struct ctld *d, unsigned node, struct sockaddr_in *out)
 {
@@ -84,12 +85,34 @@ static void mgmt_learn(struct ctld *d, unsigned src, const struct sockaddr_in *f
 	}
 }
 
+/* A datagram of another wire version: counted, and said at once, then at most once per
+ * MGMT_VERSION_SAY_MS. */
+static void mgmt_version_refused(struct ctld *d, uint8_t version, const struct sockaddr_in *from)
+{
+	struct ctld_mgmt *m = &d->mgmt;
+	uint64_t now = ctld_now_ms();
+	m->stats.rx_version++;
+	if (m->stats.rx_version > 1 && now - m->stats.version_said_ms < MGMT_VERSION_SAY_MS)
+		return;
+	m->stats.version_said_ms = now;
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &from->sin_addr, ip, sizeof(ip));
+	LOG_WARN("refused management datagrams of wire version %u from %s:%u (%llu so far): this "
+		 "spindle-control speaks version %u; a control daemon of another release cannot "
+		 "take part in the control group (docs/OPERATIONS.md, upgrading)", version, ip,
+		 ntohs(from->sin_port), (unsigned long long)m->stats.rx_version, CTLD_WIRE_VERSION);
+}
+
 static void mgmt_datagram(struct ctld *d, const uint8_t *buf, size_t len,
 			  const struct sockaddr_in *from)
 {
 	struct ctld_mgmt *m = &d->mgmt;
 	struct ctld_dgram dg;
 	int rc = ctld_dgram_decode(buf, len, d->conf.cluster_id, d->conf.node_id, &dg);
+	if (rc == -EPROTONOSUPPORT) {
+		mgmt_version_refused(d, buf[4], from);
+		return;
+	}
 	if (rc == -EXDEV || rc == -EDESTADDRREQ) {
 		m->stats.rx_foreign++;
 		return;

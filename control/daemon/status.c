@@ -364,6 +364,9 @@ static void metrics_io(const struct ctld_status *st, struct ctld_buf *b)
 		     "Management datagrams received and accepted.", c->mgmt_rx);
 	metric_value(b, "mgmt_datagrams_dropped_total", "counter",
 		     "Management datagrams dropped (bad checksum, version, cluster, node).", c->mgmt_rx_bad);
+	metric_value(b, "mgmt_datagrams_version_refused_total", "counter",
+		     "Management datagrams of another wire version (a daemon of another release).",
+		     c->mgmt_rx_version);
 	metric_value(b, "mgmt_send_errors_total", "counter", "Management sends that failed.",
 		     c->mgmt_tx_errors);
 	metric_value(b, "dataplane_connected", "gauge", "1 while the link to spindled is up.", st->link_up);

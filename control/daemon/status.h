@@ -49,7 +49,7 @@ struct ctld_status_lane {
 struct ctld_status_counters {
 	uint64_t applied, rejected, proposals, leader_changes, failovers, switchovers_done;
 	uint64_t failovers_started, failovers_done, switchovers, members_changes, prepares_sent;
-	uint64_t mgmt_tx, mgmt_rx, mgmt_rx_bad, mgmt_tx_errors;
+	uint64_t mgmt_tx, mgmt_rx, mgmt_rx_bad, mgmt_rx_version, mgmt_tx_errors;
 	uint64_t link_connects, link_disconnects, link_heartbeats, link_promises, link_rx_bad;
 	uint64_t log_first, log_last, log_bytes, snapshot_index, snapshots_taken;
 	uint64_t snapshots_installed;

@@ -59,7 +59,9 @@ int ctld_dgram_decode(const uint8_t *buf, size_t len, uint32_t cluster_id, unsig
 	memset(out, 0, sizeof(*out));
 	if (len < CTLD_DGRAM_HDR_BYTES)
 		return -EBADMSG;
-	if (get(buf, 4) != DGRAM_MAGIC || buf[4] != CTLD_WIRE_VERSION)
+	if (get(buf, 4) != DGRAM_MAGIC)
+		return -EBADMSG;
+	if (buf[4] != CTLD_WIRE_VERSION)
 		return -EPROTONOSUPPORT;
 	uint64_t plen = get(buf + 16, 4);
 	if (plen != len - CTLD_DGRAM_HDR_BYTES || get(buf + 6, 2) != 0 || get(buf + 14, 2) != 0)

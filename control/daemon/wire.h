@@ -71,7 +71,8 @@ struct ctld_dgram {
 /* Writes header and payload into buf; returns the datagram's length, or -EMSGSIZE. */
 ssize_t ctld_dgram_encode(const struct ctld_dgram *d, uint8_t *buf, size_t cap);
 /* Checks a received datagram meant for (cluster_id, self). Returns 0, -EPROTONOSUPPORT
- * (another magic or version), -EBADMSG (truncated, bad checksum, bad kind or node),
+ * (our magic, another version: buf[4]), -EBADMSG (truncated, another magic, bad checksum,
+ * bad kind or node),
  * -EXDEV (another cluster) or -EDESTADDRREQ (another destination). */
 int ctld_dgram_decode(const uint8_t *buf, size_t len, uint32_t cluster_id, unsigned self,
 		      struct ctld_dgram *out);

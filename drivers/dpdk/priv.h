@@ -61,6 +61,7 @@ struct dpdk_xport {
 	uint64_t tx_oldest_ns;
 	struct rte_mbuf **tx_scratch; /* the mbufs of the message being sent */
 	struct dpdk_xport_stats stats;
+	struct frame_version_log version_log;
 #ifdef SPINDLE_FAULT_HOOKS
 	struct frame_fault fault;
 	struct frame_fault_heap held;

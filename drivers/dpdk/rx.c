@@ -72,12 +72,23 @@ static void rx_dispatch(struct dpdk_xport *dx, uint16_t owner, struct rte_mbuf *
 	rte_pktmbuf_free(m);
 }
 
+static void rx_version_say(const struct dpdk_xport *dx, uint8_t version, uint32_t ip)
+{
+	LOG_WARN("node %u queue %u: refused replication frames of version %u from %u.%u.%u.%u "
+		 "(%llu so far): this node speaks version %u; a node of another release cannot "
+		 "join its lanes (docs/OPERATIONS.md, upgrading)", dx->port->cfg.self_node, dx->queue,
+		 version, ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
+		 (unsigned long long)dx->version_log.refused, frame_version_get());
+}
+
 /* The spindle part of a frame for one of our lanes. */
 static void rx_spindle(struct dpdk_xport *dx, struct rte_mbuf *m, const uint8_t *udp_payload,
-		       size_t len, uint16_t lane)
+		       size_t len, uint16_t lane, uint32_t src_ip)
 {
 	struct frame_hdr h;
 	enum frame_verdict v = frame_hdr_decode(udp_payload, len, &dx->filter, &h);
+	if (v == FRAME_RX_VERSION && frame_version_log_due(&dx->version_log, dx->now_ns))
+		rx_version_say(dx, h.version, src_ip);
 	if (v == FRAME_RX_OK && h.lane != lane)
 		v = FRAME_RX_MALFORMED;
 	if (v != FRAME_RX_OK) {
@@ -130,7 +141,7 @@ void dpdk_rx_frame(struct dpdk_xport *dx, struct rte_mbuf *m, bool dispatched)
 		rx_dispatch(dx, owner, m);
 		return;
 	}
-	rx_spindle(dx, m, data + off, plen, lane);
+	rx_spindle(dx, m, data + off, plen, lane, a.src_ip);
 }
 
 /* Work on timers: reassembly timeouts, ARP for unresolved peers, held TX frames. */

@@ -1,6 +1,7 @@
 /* The replication frame codec: encoding and checking the spindle header, the Ethernet, IPv4
  * and UDP headers around it, and minimal ARP. Nothing here trusts a byte it has not checked:
  * every length is compared with what is actually there before it is used. */
+#include <errno.h>
 #include <string.h>
 
 #include "base/crc.h"
@@ -23,6 +24,31 @@ static const uint8_t frame_mac_broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x
 #define IP4_FRAG_OFFSET_MASK 0x1fff
 #define UDP_OFF_LEN 4
 #define UDP_OFF_CSUM 6
+
+/* Written once at start-up (frame_version_set), before the transports' loops run. */
+static uint8_t frame_version_spoken = FRAME_VERSION;
+
+uint8_t frame_version_get(void)
+{
+	return frame_version_spoken;
+}
+
+int frame_version_set(unsigned version)
+{
+	if (version == 0 || version > UINT8_MAX)
+		return -EINVAL;
+	frame_version_spoken = (uint8_t)version;
+	return 0;
+}
+
+bool frame_version_log_due(struct frame_version_log *l, uint64_t now_ns)
+{
+	l->refused++;
+	if (l->refused > 1 && now_ns < l->next_ns)
+		return false;
+	l->next_ns = now_ns + FRAME_VERSION_LOG_EVERY_NS;
+	return true;
+}
 
 const char *frame_verdict_name(enum frame_verdict v)
 {
@@ -52,7 +78,7 @@ void frame_hdr_encode(uint8_t *buf, struct frame_hdr *h)
 {
 	ASSERT(h->frag_count >= 1 && h->frag_index < h->frag_count);
 	ASSERT(h->frag_offset + (uint64_t)h->frag_len <= h->msg_len);
-	h->version = FRAME_VERSION;
+	h->version = frame_version_spoken;
 	memcpy(buf, frame_magic, FRAME_MAGIC_BYTES);
 	buf[4] = h->version;
 	buf[5] = h->type;
@@ -143,8 +169,10 @@ enum frame_verdict frame_hdr_decode(const uint8_t *buf, size_t len, const struct
 		return FRAME_RX_FOREIGN;
 	if (len <= 4)
 		return FRAME_RX_MALFORMED;
-	if (buf[4] != FRAME_VERSION)
+	if (buf[4] != frame_version_spoken) {
+		h->version = buf[4];
 		return FRAME_RX_VERSION;
+	}
 	if (len < FRAME_HDR_BYTES)
 		return FRAME_RX_MALFORMED;
 	frame_hdr_fields_get(buf, h);

@@ -197,9 +197,29 @@ void frame_hdr_frag_set(struct frame_hdr *h, uint32_t index, uint32_t stride);
  * buf + FRAME_HDR_BYTES. h->msg_crc is the caller's: the CRC32C of the whole message. */
 void frame_hdr_encode(uint8_t *buf, struct frame_hdr *h);
 /* Checks and decodes a spindle header followed by exactly frag_len payload bytes (len is
- * the header plus payload). FRAME_RX_OK fills h; any other verdict leaves h undefined. */
+ * the header plus payload). FRAME_RX_OK fills h; FRAME_RX_VERSION sets h->version (the
+ * version the frame says it is); any other verdict leaves h undefined. */
 enum frame_verdict frame_hdr_decode(const uint8_t *buf, size_t len, const struct frame_filter *f,
 				    struct frame_hdr *h);
+
+/* ---- The version spoken ----
+ * Frames are written with, and only accepted at, the version this process speaks:
+ * FRAME_VERSION. Only the transports' fault-hooks builds change it (SPINDLE_FRAME_VERSION in
+ * spindled-faults), so that a test can run a node of another release. Set before any
+ * transport starts. */
+uint8_t frame_version_get(void);
+/* 1..255; -EINVAL otherwise. */
+int frame_version_set(unsigned version);
+
+/* Frames of another version are refused one by one, but said once in a while: the first,
+ * then at most one log line per FRAME_VERSION_LOG_EVERY_NS, each with the count so far. */
+#define FRAME_VERSION_LOG_EVERY_NS (10ull * 1000 * 1000 * 1000)
+struct frame_version_log {
+	uint64_t refused;
+	uint64_t next_ns;
+};
+/* Counts a refused frame; true when the caller should write the log line now. */
+bool frame_version_log_due(struct frame_version_log *l, uint64_t now_ns);
 
 /* ---- Ethernet + IPv4 + UDP ---- */
 /* Writes the 42 bytes of Ethernet, IPv4 and UDP headers for a UDP payload of payload_len

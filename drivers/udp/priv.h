@@ -69,6 +69,7 @@ struct udp_xport {
 	int tx_queued;                  /* sendmsgs prepared since the last flush */
 	bool destroying;
 	struct udp_xport_stats stats;
+	struct frame_version_log version_log;
 #ifdef SPINDLE_FAULT_HOOKS
 	struct frame_fault fault;
 	struct frame_fault_heap held;

@@ -162,6 +162,15 @@ static void rx_count_drop(struct udp_xport *ux, enum frame_verdict v)
 		s->rx_drop_malformed++;
 }
 
+static void rx_version_say(const struct udp_xport *ux, uint8_t version, uint32_t ip)
+{
+	LOG_WARN("node %u loop %u: refused replication frames of version %u from %u.%u.%u.%u "
+		 "(%llu so far): this node speaks version %u; a node of another release cannot "
+		 "join its lanes (docs/OPERATIONS.md, upgrading)", ux->cfg.self_node,
+		 ux->cfg.loop_index, version, ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
+		 (unsigned long long)ux->version_log.refused, frame_version_get());
+}
+
 /* Checks one datagram; returns the verdict and, on FRAME_RX_OK, its header and payload. */
 static enum frame_verdict rx_check(struct udp_xport *ux, const struct udp_sock *s, uint8_t *buf,
 				   int len, struct frame_hdr *h, const uint8_t **payload)
@@ -173,6 +182,8 @@ static enum frame_verdict rx_check(struct udp_xport *ux, const struct udp_sock *
 	const uint8_t *p = io_uring_recvmsg_payload(out, &ux->rx_msghdr);
 	size_t plen = io_uring_recvmsg_payload_length(out, len, &ux->rx_msghdr);
 	enum frame_verdict v = frame_hdr_decode(p, plen, &ux->filter, h);
+	if (v == FRAME_RX_VERSION && frame_version_log_due(&ux->version_log, ux->now_ns))
+		rx_version_say(ux, h->version, ntohl(from->sin_addr.s_addr));
 	if (v != FRAME_RX_OK)
 		return v;
 	if (h->lane != s->lane)

@@ -1,6 +1,7 @@
 /* The frame codec: the byte layout of every header field, round trips, fragment layouts,
  * and every kind of foreign, corrupt, truncated and other-version frame, each classified as
  * what it is and never accepted. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,6 +210,45 @@ static void test_foreign_version_truncated(void **state)
 	assert_int_equal(frame_hdr_decode(buf, 5, &filter, &out), FRAME_RX_VERSION);
 	buf[4] = 0;
 	assert_int_equal(frame_hdr_decode(buf, len, &filter, &out), FRAME_RX_VERSION);
+}
+
+/* A node of another release: frames written at the version spoken, refused by a node that
+ * speaks another one, which learns the version it got; and back. */
+static void test_version_spoken(void **state)
+{
+	(void)state;
+	uint8_t buf[FRAME_HDR_BYTES + 40];
+	struct frame_hdr h = hdr_sample(40), out;
+	assert_int_equal(frame_version_get(), FRAME_VERSION);
+	assert_int_equal(frame_version_set(0), -EINVAL);
+	assert_int_equal(frame_version_set(256), -EINVAL);
+	assert_int_equal(frame_version_get(), FRAME_VERSION);
+	size_t len = frag_build(buf, &h, 0, 1424);           /* written at FRAME_VERSION */
+	assert_int_equal(frame_version_set(FRAME_VERSION + 1), 0);
+	out.version = 0;
+	assert_int_equal(frame_hdr_decode(buf, len, &filter, &out), FRAME_RX_VERSION);
+	assert_int_equal(out.version, FRAME_VERSION);
+	len = frag_build(buf, &h, 0, 1424);                  /* written at FRAME_VERSION + 1 */
+	assert_int_equal(buf[4], FRAME_VERSION + 1);
+	assert_int_equal(frame_hdr_decode(buf, len, &filter, &out), FRAME_RX_OK);
+	assert_int_equal(frame_version_set(FRAME_VERSION), 0);
+	assert_int_equal(frame_hdr_decode(buf, len, &filter, &out), FRAME_RX_VERSION);
+	assert_int_equal(out.version, FRAME_VERSION + 1);
+}
+
+/* The refusal is said at once, then at most once per period, with the count so far. */
+static void test_version_log_rate(void **state)
+{
+	(void)state;
+	struct frame_version_log l = { 0 };
+	uint64_t t = 5000;
+	assert_true(frame_version_log_due(&l, t));
+	assert_false(frame_version_log_due(&l, t + 1));
+	assert_false(frame_version_log_due(&l, t + FRAME_VERSION_LOG_EVERY_NS - 1));
+	assert_true(frame_version_log_due(&l, t + FRAME_VERSION_LOG_EVERY_NS));
+	assert_int_equal(l.refused, 4);
+	assert_false(frame_version_log_due(&l, t + FRAME_VERSION_LOG_EVERY_NS + 1));
+	assert_int_equal(l.refused, 5);
 }
 
 /* Writes a field at off (of width 1, 2 or 4), reseals, and expects MALFORMED. */
@@ -441,6 +481,8 @@ int main(void)
 		cmocka_unit_test(test_every_fragment_decodes),
 		cmocka_unit_test(test_any_flipped_bit_is_refused),
 		cmocka_unit_test(test_foreign_version_truncated),
+		cmocka_unit_test(test_version_spoken),
+		cmocka_unit_test(test_version_log_rate),
 		cmocka_unit_test(test_impossible_fields_are_malformed),
 		cmocka_unit_test(test_inet_sum_rfc1071),
 		cmocka_unit_test(test_l2l4_round_trip_and_checksums),

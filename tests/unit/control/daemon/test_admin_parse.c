@@ -55,6 +55,14 @@ static void test_commands(void **state)
 	assert_int_equal(r.node, 2);
 	assert_int_equal(r.new_node, 5);
 	assert_string_equal(r.repl_addr, "");
+	r = ok("node drain 3 --timeout 30 --json");
+	assert_int_equal(r.op, CTLD_ADMIN_NODE_DRAIN);
+	assert_int_equal(r.node, 3);
+	assert_int_equal(r.to, REPL_NODE_NONE);
+	assert_int_equal(r.timeout_ms, 30000);
+	assert_true(r.json);
+	r = ok("node drain 1");
+	assert_int_equal(r.timeout_ms, CTLD_ADMIN_TIMEOUT_MS_DEFAULT);
 	r = ok("bootstrap --lanes 16");
 	assert_int_equal(r.op, CTLD_ADMIN_BOOTSTRAP);
 	assert_int_equal(r.lanes, 16);
@@ -72,6 +80,8 @@ static void test_refusals(void **state)
 		"failover 1 --colour", "node", "node add", "node add 4", "node add 64 1.2.3.4:5",
 		"node add 4 1.2.3.4", "node add 4 1.2.3.4:5 r extra", "node remove", "node remove 0",
 		"node remove 2 3", "node replace 2 2 1.2.3.4:5", "node replace 2 1.2.3.4:5",
+		"node drain", "node drain 0", "node drain 64", "node drain x", "node drain 1 2",
+		"node drain 1 --to 2", "node drain 1 --lanes 2",
 		"bootstrap 3", "bootstrap --lanes 0", "bootstrap --lanes 4097",
 		"node add 4 1.2.3.4:5 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		"a b c d e f g h i j k l m n o p q",

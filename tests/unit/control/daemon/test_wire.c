@@ -64,6 +64,14 @@ static void test_dgram_refuses_damage(void **state)
 		assert_int_not_equal(ctld_dgram_decode(buf, len, 1, 2, &out), 0);
 	assert_int_equal(ctld_dgram_decode(buf, n + 1, 1, 2, &out), -EBADMSG);
 	assert_int_equal(ctld_dgram_decode(buf, n, 1, 2, &out), 0);
+	/* Another version is told apart from damage (spindle-control says which it got); another
+	 * magic is not ours at all. */
+	buf[4] = CTLD_WIRE_VERSION + 1;
+	assert_int_equal(ctld_dgram_decode(buf, n, 1, 2, &out), -EPROTONOSUPPORT);
+	buf[4] = CTLD_WIRE_VERSION;
+	buf[0] ^= 1;
+	assert_int_equal(ctld_dgram_decode(buf, n, 1, 2, &out), -EBADMSG);
+	buf[0] ^= 1;
 	/* Too big to send. */
 	d.len = CTLD_DGRAM_PAYLOAD_MAX + 1;
 	static uint8_t big[CTLD_DGRAM_PAYLOAD_MAX + 1];
