@@ -142,8 +142,20 @@ static void switchover_progress(struct ctl_leader *l, uint32_t k, uint64_t now)
 	const struct ctl_lane *cl = &l->s->lanes[k];
 	struct obs_lane *ol = &l->lane[k];
 	unsigned t = cl->switch_target;
-	if (!ctl_leader_healthy(l, now, t))
+	/* The target must have reported to this leader (a new leader counts a node it has not
+	 * heard from as healthy for a while); one that stays down gives the switchover up, or it
+	 * would hold every later one (balancing waits for a quiet cluster). */
+	if (!ctl_leader_healthy(l, now, t) || !ctl_status_of(l, now, t, k)) {
+		if (!ol->target_down_ms)
+			ol->target_down_ms = now;
+		if (now - ol->target_down_ms >= l->o.not_acting_ms) {
+			ol->target_down_ms = 0;
+			ol->handoff_ms = 0;
+			ctl_propose_lane(l, CTL_CMD_SWITCHOVER, k, cl->epoch, REPL_NODE_NONE, NULL, now);
+		}
 		return;
+	}
+	ol->target_down_ms = 0;
 	if (!ol->handoff_ms)
 		ol->handoff_ms = now;
 	if (!ol->handoff_sent_ms || now - ol->handoff_sent_ms >= l->o.prepare_retry_ms) {

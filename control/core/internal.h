@@ -30,6 +30,7 @@ struct obs_lane {
 	uint64_t appointed_ms;          /* when this leader first saw the current primary */
 	uint64_t handoff_ms;            /* a HANDOFF was first sent */
 	uint64_t handoff_sent_ms;
+	uint64_t target_down_ms;        /* a switchover's target was first seen unhealthy */
 };
 
 struct ctl_leader {

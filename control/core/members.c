@@ -136,7 +136,10 @@ void ctl_balance_tick(struct ctl_leader *l, uint64_t now)
 	l->balance_ms = now;
 	unsigned busy = REPL_NODE_NONE, idle = REPL_NODE_NONE, nb = 0, ni = 0;
 	for (unsigned n = 0; n < CTL_NODES_MAX; n++) {
-		if (s->nodes[n].state != CTL_NODE_ACTIVE || !ctl_leader_healthy(l, now, n))
+		/* Only nodes that reported to this leader: a new leader counts a node it has not
+		 * heard from yet as healthy, and that node's daemon may be stopped. */
+		if (s->nodes[n].state != CTL_NODE_ACTIVE || !ctl_leader_healthy(l, now, n) ||
+		    !ctl_status_of(l, now, n, 0))
 			continue;
 		unsigned c = ctl_primaries_on(s, n);
 		if (busy == REPL_NODE_NONE || c > nb) {

@@ -116,12 +116,78 @@ static void test_balance(void **state)
 	assert_int_equal(h.n_props, 0);
 }
 
+/* Nodes 0 and 1 report; node 2 never does (its control daemon is stopped), though the primary
+ * reports it caught up (its dataplane runs). */
+static void report_without_node2(void)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		struct ctl_lane_status lanes[6];
+		for (uint32_t k = 0; k < 6; k++) {
+			const struct ctl_lane *cl = &h.st->lanes[k];
+			lanes[k] = (struct ctl_lane_status){ .lane = k, .epoch = cl->epoch,
+				.role = cl->primary == i ? REPL_ROLE_PRIMARY : REPL_ROLE_FOLLOWER,
+				.voters = cl->members.voters, .caught_up = 0x7,
+				.config_committed = cl->primary == i };
+		}
+		h_report(i, true, 0x7, lanes, 6);
+	}
+}
+
+static void test_balance_skips_unheard_and_gives_up_on_a_down_target(void **state)
+{
+	(void)state;
+	h_free();
+	h_init(3, 6);
+	h.o.balance_every_ms = 50;
+	ctl_leader_destroy(h.l);
+	struct ctl_leader_io io = { .propose = h_propose, .send = h_send };
+	h.l = ctl_leader_create(&h.o, &io, h.st);
+	ctl_leader_reset(h.l, h.now);
+	for (uint32_t k = 0; k < 6; k++) { /* node 0 leads five lanes, node 1 one */
+		struct ctl_cmd prep = { .type = CTL_CMD_LANE_PREPARE, .lane = k, .epoch = 2 };
+		struct ctl_cmd prim = { .type = CTL_CMD_LANE_PRIMARY, .lane = k, .epoch = 2,
+					.node = k == 5 ? 1 : 0 };
+		ctl_state_apply(h.st, ++h.idx, &prep);
+		ctl_state_apply(h.st, ++h.idx, &prim);
+	}
+	/* Right after the leader's reset node 2 still counts as healthy, and holds no primary:
+	 * it would be the idlest; but it has not reported, so node 1 gets the lane. */
+	h.now += 60; /* within the grace of node_timeout_ms after the reset */
+	assert_true(60 < h.o.node_timeout_ms);
+	report_without_node2();
+	ctl_leader_tick(h.l, h.now);
+	assert_int_equal(h.n_props, 1);
+	assert_int_equal(h.props[0].type, CTL_CMD_SWITCHOVER);
+	assert_int_equal(h.props[0].node, 1);
+	h.n_props = 0;
+
+	/* A switchover to node 2 (asked before it went quiet) is given up once node 2 has been
+	 * down for not_acting_ms, so later switchovers are not held behind it. */
+	struct ctl_cmd sw = { .type = CTL_CMD_SWITCHOVER, .lane = 1, .epoch = 2, .node = 2 };
+	assert_int_equal(ctl_state_apply(h.st, ++h.idx, &sw), 0);
+	bool cancelled = false;
+	for (unsigned i = 0; i < 40 && !cancelled; i++) {
+		h.now += 50;
+		report_without_node2();
+		ctl_leader_tick(h.l, h.now);
+		for (unsigned j = 0; j < h.n_props; j++)
+			cancelled |= h.props[j].type == CTL_CMD_SWITCHOVER && h.props[j].lane == 1 &&
+				     h.props[j].node == REPL_NODE_NONE;
+		h.n_props = 0;
+	}
+	assert_true(cancelled);
+	assert_true(h.now - 1000 >= h.o.not_acting_ms);
+	assert_int_equal(h_count_sent(CTL_MSG_HANDOFF), 0); /* never sent to a down target */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_join, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_balance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_balance_skips_unheard_and_gives_up_on_a_down_target,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
