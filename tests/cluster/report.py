@@ -1,10 +1,12 @@
 """The fault suite's report: one row per fault cycle (fault, operations, failures, lost
-writes, linearizability, recovery time), printed as a markdown table, and as JSON on request."""
+writes, linearizability, failover time while the fault lasts, recovery time after it is
+healed), printed as a markdown table, and as JSON on request."""
 import json
 
 COLUMNS = (("case", "case"), ("fault", "fault"), ("nodes", "nodes"), ("ops", "ops"),
            ("ok", "ok"), ("fail", "failed"), ("info", "unknown"), ("lost", "lost writes"),
-           ("linearizable", "linearizable"), ("recovery_ms", "recovery ms"),
+           ("linearizable", "linearizable"), ("failover_ms", "failover ms"),
+           ("recovery_ms", "recovery ms"),
            ("result", "result"))
 
 
@@ -14,6 +16,7 @@ class Row:
         self.ops = self.ok = self.fail = self.info = self.lost = 0
         self.linearizable = "yes"
         self.recovery_ms = None
+        self.failover_ms = None
         self.problems = []
         self.skipped = None
         self.effect = "-"
