@@ -168,8 +168,7 @@ def primary_minority(rng, n):
 # The CI sets: the cases that need the control plane, and a few of the others; the rest
 # run in the full set and the soak.
 CI = ("kill-primary", "pause-primary", "partition-primary", "one-way-from-primary",
-      "isolate-primary", "kill-control-leader", "replace-wiped-primary",
-      "remove-isolated-primary", "disk-full-follower", "dup-reorder-delay")
+      "kill-control-leader", "replace-wiped-primary", "remove-isolated-primary")
 CI5 = ("partition-primary-minority-5",)
 
 
@@ -320,18 +319,25 @@ class Run:
         pending = [(n, k) for n in nodes for k in self.probe_keys]
         clients = {n: self.c.client(n, socket_timeout=1.0, socket_connect_timeout=0.5)
                    for n in nodes}
+        self.probe_errors = {}
         while pending and time.monotonic() < deadline:
             for n, k in list(pending):
                 try:
                     clients[n].set(k, "x")
                     pending.remove((n, k))
-                except (redis.RedisError, OSError):
-                    pass
+                except (redis.RedisError, OSError) as e:
+                    self.probe_errors[(n, k)] = "%s: %s" % (type(e).__name__, e)
             if pending:
                 time.sleep(0.02)
         for r in clients.values():
             r.close()
+        self.probe_errors = {nk: e for nk, e in self.probe_errors.items() if nk in pending}
         return None if pending else (time.monotonic() - t0) * 1000.0
+
+    def probe_failures(self):
+        """What the writes of the last probe that failed answered: node, lane, error."""
+        return "; ".join("node %d lane %d: %s" % (n, self.probe_keys.index(k), e)
+                         for (n, k), e in sorted(self.probe_errors.items()))
 
     def cycle(self, gen, name, fault, warm_s, fault_s, post_s):
         """Load on generation `gen`, the fault, heal, recovery, more load; then the
@@ -345,6 +351,7 @@ class Run:
             survivors = fault.survivors(self.c)
             if survivors:
                 self.failover(row, survivors, t_fault, fault_s)
+            fault.act(self.c)
             time.sleep(max(0.0, t_fault + fault_s - time.monotonic()))
             row.effect = fault.effect(self.c)
             if row.effect is None:
@@ -358,7 +365,7 @@ class Run:
         rec = self.probe(t_heal + RECOVERY_MAX_S)
         if rec is None:
             row.problems.append("writes did not succeed through every node within %.0f s of "
-                                "healing" % RECOVERY_MAX_S)
+                                "healing: %s" % (RECOVERY_MAX_S, self.probe_failures()))
         else:
             row.recovery_ms = round((time.monotonic() - t_heal) * 1000)
         time.sleep(post_s)
@@ -366,7 +373,8 @@ class Run:
         # Every request of `gen` has been answered; a probe through every node and lane now
         # comes after anything they left in flight inside the cluster.
         if self.probe(time.monotonic() + RECOVERY_MAX_S) is None:
-            row.problems.append("writes stopped succeeding after the fault was healed")
+            row.problems.append("writes stopped succeeding after the fault was healed: %s"
+                                % self.probe_failures())
         self.close_gen(gen, row, fault.log_allowed)
         return row
 
@@ -376,8 +384,8 @@ class Run:
         if longer)."""
         deadline = t_fault + max(fault_s, FAILOVER_MAX_S)
         if self.probe(deadline, survivors) is None:
-            row.problems.append("no failover: writes through %s did not succeed within %.0f s"
-                                % (survivors, deadline - t_fault))
+            row.problems.append("no failover: writes through %s did not succeed within %.0f s: "
+                                "%s" % (survivors, deadline - t_fault, self.probe_failures()))
         else:
             row.failover_ms = round((time.monotonic() - t_fault) * 1000)
 
@@ -397,24 +405,33 @@ class Run:
         raise AssertionError("no node answered GET %s" % key)
 
     def replicas(self, keys):
-        """Each running member's own replica of keys (READONLY)."""
+        """Each running member's own replica of keys (READONLY); a node that does not
+        answer maps to its error."""
         out = {}
         for n in self.c.members:
             if not self.c.running(n):
                 continue
             r = self.c.client(n, socket_timeout=5.0, single_connection_client=True)
-            r.execute_command("READONLY")
-            p = r.pipeline(transaction=False)
-            for k in keys:
-                p.get(k)
-            out[n] = dict(zip(keys, p.execute()))
-            r.close()
+            try:
+                r.execute_command("READONLY")
+                p = r.pipeline(transaction=False)
+                for k in keys:
+                    p.get(k)
+                out[n] = dict(zip(keys, p.execute()))
+            except (redis.RedisError, OSError) as e:
+                out[n] = e
+            finally:
+                r.close()
         return out
 
     def check_replicas(self, finals_raw):
         deadline = time.monotonic() + REPLICA_WAIT_S
         while True:
-            diff = checks.replica_mismatches(self.replicas(list(finals_raw)), finals_raw)
+            reps = self.replicas(list(finals_raw))
+            diff = ["node %d does not answer READONLY reads: %s: %s" % (n, type(e).__name__, e)
+                    for n, e in sorted(reps.items()) if isinstance(e, Exception)]
+            diff += checks.replica_mismatches({n: v for n, v in reps.items()
+                                               if not isinstance(v, Exception)}, finals_raw)
             if not diff or time.monotonic() > deadline:
                 return diff
             time.sleep(0.1)
@@ -532,6 +549,7 @@ def run_soak(minutes, nodes, seed, keep, rows):
         while time.monotonic() < end:
             fault = disk if rng.random() < 0.08 else soak_fault(rng, run.c)
             fault_s = rng.uniform(2, 15)
+            print("soak-%d: %s for %.1f s" % (gen, fault.describe(), fault_s), flush=True)
             signal.alarm(int(fault_s + 30 + RECOVERY_MAX_S + CASE_MARGIN_S))
             row = run.cycle(gen, "soak-%d" % gen, fault, rng.uniform(1, 5), fault_s,
                             rng.uniform(1, 4))
@@ -546,6 +564,7 @@ def run_soak(minutes, nodes, seed, keep, rows):
     except Exception as e:
         row = Row("soak-%d" % gen, "(broke)", nodes)
         row.problems.append("%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
+        print_row(row)
         rows.append(row)
     finally:
         signal.alarm(0)
