@@ -411,13 +411,15 @@ class Run:
         for n in self.c.members:
             if not self.c.running(n):
                 continue
-            r = self.c.client(n, socket_timeout=5.0, single_connection_client=True)
+            r = self.c.client(n, socket_timeout=5.0)
             try:
-                r.execute_command("READONLY")
+                # READONLY on the pipeline's own connection (a pipeline takes one from the
+                # pool, not a client's single connection).
                 p = r.pipeline(transaction=False)
+                p.execute_command("READONLY")
                 for k in keys:
                     p.get(k)
-                out[n] = dict(zip(keys, p.execute()))
+                out[n] = dict(zip(keys, p.execute()[1:]))
             except (redis.RedisError, OSError) as e:
                 out[n] = e
             finally:
