@@ -456,7 +456,8 @@ class RemoveIsolated(Fault):
     """Node `victim` (the lanes' primary) cut off from every other node on both networks;
     once the others have taken its lanes, its removal is asked of its own control daemon
     (which cannot reach a majority: it must answer with a refusal, not hang or crash) and
-    then of `via` in the majority (which removes it, or refuses). Healed by lifting the
+    then of `via` in the majority (which removes it, or refuses with a clear exit code:
+    both are fine, losing an acknowledged write is not). Healed by lifting the
     partition; a removed victim is stopped and the spare `spare` added in its place."""
     needs = ("root", "dpdk")
     spares = 1
@@ -483,7 +484,7 @@ class RemoveIsolated(Fault):
                                                        self.answers[self.victim][1]))
         self.answers[self.via] = ctl_rc(c, self.via, "node", "remove", self.victim)
         rc = self.answers[self.via][0]
-        if rc not in (0, 5):
+        if rc != 0 and rc not in REFUSED:
             self.problems.append("n%d answered the removal of n%d with exit %s: %s"
                                  % (self.via, self.victim, rc, self.answers[self.via][1]))
 
