@@ -34,7 +34,7 @@ import redis  # noqa: E402
 import checks  # noqa: E402
 import nemesis  # noqa: E402
 from history import OK, History, Op  # noqa: E402
-from report import Row, table, write_json  # noqa: E402
+from report import Row, summary, table, write_json  # noqa: E402
 from ctlcluster import FaultCluster  # noqa: E402
 from spindle_cluster import SOURCE_DIR  # noqa: E402
 from spindle_proc import BUILD_DIR  # noqa: E402
@@ -629,6 +629,9 @@ def main():
             rows.append(row)
     print()
     print(table(rows))
+    if args.soak is not None:
+        print()
+        print(summary(rows))
     if args.json:
         write_json(args.json, rows, {"seed": seed, "commit": commit()})
     if any(r.problems for r in rows):
