@@ -543,9 +543,11 @@ def run_case(case, seed, keep):
     return row
 
 
-def run_soak(minutes, nodes, seed, keep, rows):
+def run_soak(minutes, nodes, seed, keep, rows, json_path=None):
     rng = random.Random(seed)
-    disk = nemesis.DiskFull(rng.choice(followers(nodes)), 1, size_mb=160)
+    # Room for an hour of log and snapshots besides the balloon (160 MiB filled up by
+    # itself after 25 minutes: the node then rightly refused to append, and lagged).
+    disk = nemesis.DiskFull(rng.choice(followers(nodes)), 1, size_mb=512)
     # Balancing on: the control plane moves primaries on its own too.
     run = Run(nodes, rng.getrandbits(32), "spindled-faults", keep, prepare=[disk],
               control_settings=())
@@ -563,6 +565,8 @@ def run_soak(minutes, nodes, seed, keep, rows):
             signal.alarm(0)
             print_row(row)
             rows.append(row)
+            if json_path:  # as it goes, so that a soak cut short leaves its report
+                write_json(json_path, rows, {"seed": seed, "commit": commit()})
             gen += 1
             if row.problems:
                 break
@@ -617,7 +621,7 @@ def main():
     print("fault suite: seed %d, commit %s" % (seed, commit()), flush=True)
     rows = []
     if args.soak is not None:
-        run_soak(args.soak, args.nodes, seed, args.keep, rows)
+        run_soak(args.soak, args.nodes, seed, args.keep, rows, args.json)
     else:
         chosen = cases_set(args.set) if args.set else []
         chosen += [c for c in every if c.name in args.case]
