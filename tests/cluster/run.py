@@ -571,7 +571,7 @@ def run_soak(minutes, nodes, seed, keep, rows, json_path=None):
             if json_path:  # as it goes, so that a soak cut short leaves its report
                 write_json(json_path, rows, {"seed": seed, "commit": commit()})
             gen += 1
-            if row.problems:
+            if safety_problems(row):
                 break
         run.load.stop()
         rows.append(run.verify_closed())
@@ -584,6 +584,16 @@ def run_soak(minutes, nodes, seed, keep, rows, json_path=None):
         signal.alarm(0)
         run.failed = any(r.problems for r in rows)
         run.stop()
+
+
+# Problems of availability: the suite reports them; a soak goes on after them (its purpose
+# is to find lost writes, stale reads, diverging replicas and crashes).
+AVAILABILITY = ("no failover:", "writes did not succeed", "writes stopped succeeding")
+
+
+def safety_problems(row):
+    return row.lost or row.linearizable != "yes" or \
+        any(not p.startswith(AVAILABILITY) for p in row.problems)
 
 
 def print_row(row):
