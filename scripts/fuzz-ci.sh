@@ -58,6 +58,7 @@ max_len() {
 	case "$1" in
 	log_record) echo 8192 ;;
 	frame|repl_msg) echo 16384 ;;
+	snapshot) echo 81920 ;; # a snapshot of two chunks (64 KiB each)
 	*) echo 4096 ;;
 	esac
 }

@@ -268,8 +268,11 @@ int lane_fwd_tick(struct lane *lane)
 	list_for_each_safe(pos, tmp, &lane->fwd_pending) {
 		struct fwd_pending *p = list_entry(pos, struct fwd_pending, node);
 		if (now >= p->give_up_ms) {
-			fwd_pending_fail(lane, p, FWD_ERR_UNKNOWN);
-			work++;
+			/* The primary may never have had it, and would hold every later number
+			 * behind the gap for good: all in flight is of unknown outcome, and a new
+			 * channel starts, as when the epoch changes. */
+			lane_fwd_reset(lane);
+			return work + 1;
 		} else if (now - p->sent_ms >= p->rto_ms) {
 			fwd_send(lane, lane->primary_node, p->msg, p->len);
 			p->sent_ms = now;

@@ -23,6 +23,7 @@ from history import FAIL, INFO, OK
 HISTCHECK_BUDGET = 50_000_000
 LOG_BAD_MARKS = ("PANIC", "AddressSanitizer", "runtime error:", "LeakSanitizer",
                  "assertion failed", "Segmentation fault")
+CTL_LOG_BAD_MARKS = LOG_BAD_MARKS + ("FATAL",)
 
 
 def histcheck_path():
@@ -251,11 +252,11 @@ def _short(v):
     return v if v is None or len(v) < 60 else v[:28] + b"..." + v[-28:]
 
 
-def log_problems(text, allowed=()):
+def log_problems(text, allowed=(), marks=LOG_BAD_MARKS):
     """Lines of a node's log that show a crash, an assertion or a sanitizer report, except
     those matching one of `allowed` (faults the test caused)."""
     bad = []
     for line in text.splitlines():
-        if any(m in line for m in LOG_BAD_MARKS) and not any(a in line for a in allowed):
+        if any(m in line for m in marks) and not any(a in line for a in allowed):
             bad.append(line)
     return bad

@@ -1,10 +1,14 @@
 """The fault suite's report: one row per fault cycle (fault, operations, failures, lost
-writes, linearizability, recovery time), printed as a markdown table, and as JSON on request."""
+writes, linearizability, failover time while the fault lasts, recovery time after it is
+healed), printed as a markdown table, and as JSON on request; a soak's rows also grouped by
+kind of fault. `report.py FILE.json` prints the grouped table of a report written before."""
 import json
+import re
 
 COLUMNS = (("case", "case"), ("fault", "fault"), ("nodes", "nodes"), ("ops", "ops"),
            ("ok", "ok"), ("fail", "failed"), ("info", "unknown"), ("lost", "lost writes"),
-           ("linearizable", "linearizable"), ("recovery_ms", "recovery ms"),
+           ("linearizable", "linearizable"), ("failover_ms", "failover ms"),
+           ("recovery_ms", "recovery ms"),
            ("result", "result"))
 
 
@@ -14,6 +18,7 @@ class Row:
         self.ops = self.ok = self.fail = self.info = self.lost = 0
         self.linearizable = "yes"
         self.recovery_ms = None
+        self.failover_ms = None
         self.problems = []
         self.skipped = None
         self.effect = "-"
@@ -64,3 +69,59 @@ def table(rows):
 def write_json(path, rows, meta):
     with open(path, "w") as f:
         json.dump({"meta": meta, "rows": [r.as_dict() for r in rows]}, f, indent=1)
+
+
+def fault_kind(fault):
+    """A fault's description without its nodes: "kill -9 n1,n3" -> "kill -9 N,N"."""
+    text = re.sub(r" \(filler:.*\)$", "", fault)
+    return re.sub(r"\bn\d+\b", "N", text)
+
+
+def _span(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return "-"
+    return "%d / %d" % (values[len(values) // 2], values[-1])
+
+
+def summary(rows):
+    """The rows of a soak grouped by kind of fault: cycles, operations, lost writes, cycles
+    not linearizable, failed cycles, failover and recovery times (median / max, ms)."""
+    kinds = {}
+    for r in rows:
+        if r.case.startswith("soak-"):
+            kinds.setdefault(fault_kind(r.fault), []).append(r)
+    lines = ["| fault | cycles | ops | ok | unknown | lost writes | not linearizable | failed "
+             "| failover ms (median / max) | recovery ms (median / max) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for kind, rs in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
+        lines.append("| %s | %d | %d | %d | %d | %d | %d | %d | %s | %s |" % (
+            kind, len(rs), sum(r.ops for r in rs), sum(r.ok for r in rs),
+            sum(r.info for r in rs), sum(r.lost for r in rs),
+            sum(1 for r in rs if r.linearizable != "yes"), sum(1 for r in rs if r.problems),
+            _span(r.failover_ms for r in rs), _span(r.recovery_ms for r in rs)))
+    return "\n".join(lines)
+
+
+def rows_from_json(path):
+    """The rows of a report written by write_json()."""
+    with open(path) as f:
+        data = json.load(f)
+    out = []
+    for d in data["rows"]:
+        r = Row(d["case"], d["fault"], d["nodes"])
+        for k in ("ops", "ok", "fail", "info", "lost", "linearizable", "failover_ms",
+                  "recovery_ms", "problems", "skipped", "effect"):
+            if k in d:
+                setattr(r, k, d[k])
+        out.append(r)
+    return out, data["meta"]
+
+
+if __name__ == "__main__":
+    import sys
+    rows, meta = rows_from_json(sys.argv[1])
+    print("seed %s, commit %s\n" % (meta.get("seed"), meta.get("commit")))
+    print(summary(rows))
+    print()
+    print(table(rows).split("\n")[-1])

@@ -1,13 +1,23 @@
 """Bugs the fault suite found, each replayed on purpose rather than by chance: a follower whose
 disk is full, and that lags so far that the primary sends it a snapshot (one that fits, and
-one that does not), must keep running and catch up once there is room. Needs root (a tmpfs for the
-follower's data directory); skipped otherwise."""
+one that does not), must keep running and catch up once there is room; a node cut off from a
+lane's primary for longer than a forwarded command waits must forward again once the
+partition heals. Needs root (a tmpfs for the follower's data directory, nftables on the
+cluster's bridge); skipped otherwise."""
 import os
 import subprocess
+import sys
+import threading
 import time
 import unittest
 
-from spindle_cluster import Cluster
+import redis
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nemesis  # noqa: E402
+from spindle_cluster import Cluster  # noqa: E402
+
+FWD_GIVE_UP_S = 10  # dataplane/lane/fwd.c: FWD_GIVE_UP_MS
 
 
 def fill(path, leave_bytes):
@@ -109,6 +119,50 @@ class FullDiskFollower(unittest.TestCase):
         info = r3.info("replication")["lane0_repl"]
         self.assertGreater(int(info["snapshots_installed"]), 0, info)
         self.passed = True
+
+
+@unittest.skipUnless(os.geteuid() == 0, "partitions need root (nftables on the bridge)")
+class ForwardAfterPartition(unittest.TestCase):
+    def test_forwarding_resumes_after_a_give_up(self):
+        """Found by the soak: node 2, cut off from the lane's primary, forwarded a write that
+        never arrived and gave up on it after 10 s (answering that it may or may not have
+        been applied) but kept numbering its requests after it; the primary held every
+        later one behind the missing number, so no write through node 2 got an answer again
+        (and no linearizable read) until the lane's epoch changed."""
+        c = Cluster(nodes=3, lanes=1, bootstrap_primary=1)
+        cut = nemesis.Partition([2], [1])
+        passed = False
+        try:
+            c.start()
+            r2 = c.client(2, socket_timeout=5)
+            c.wait_until(lambda: r2.set("k", "before"), timeout_s=30)
+            cut.start(c)
+            outcome = {}
+
+            def lost_write():
+                try:
+                    outcome["reply"] = c.client(2, socket_timeout=FWD_GIVE_UP_S + 20).set("k", "lost")
+                except redis.RedisError as e:
+                    outcome["error"] = str(e)
+
+            t = threading.Thread(target=lost_write, daemon=True)
+            t.start()
+            t.join(FWD_GIVE_UP_S + 25)
+            self.assertIn("may or may not have been applied", outcome.get("error", ""), outcome)
+            cut.heal(c)
+            # Through node 2, a write and a linearizable read are answered again.
+            c.wait_until(lambda: r2.set("k", "after"), timeout_s=10)
+            self.assertEqual(r2.get("k"), b"after")
+            self.assertEqual(c.client(1).get("k"), b"after")
+            c.check_logs_clean()
+            passed = True
+        finally:
+            cut.cleanup(c)
+            c.stop()
+            if passed:
+                subprocess.run(["rm", "-rf", c.dir])
+            else:
+                print("cluster kept in", c.dir)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class Load:
         self.stopping = threading.Event()
         self.timeout_s = timeout_s
         self.workers = []
-        rng = random.Random(seed)
+        rng = self.rng = random.Random(seed)
         proc = 0
         for node, port in enumerate(ports, 1):
             for _ in range(per_node):
@@ -60,6 +60,17 @@ class Load:
         for w in self.workers:
             w.start()
         return self
+
+    def nodes(self):
+        return sorted({w.node for w in self.workers})
+
+    def add_node(self, node, port, per_node=2):
+        """Workers for a node that joined the cluster, started at once."""
+        proc = max(w.proc for w in self.workers)
+        for i in range(per_node):
+            w = Worker(self, proc + 1 + i, node, port, self.rng.getrandbits(64))
+            self.workers.append(w)
+            w.start()
 
     def set_gen(self, gen, wait_s=3 * REQUEST_TIMEOUT_S + 5):
         """Moves every worker to generation `gen` and waits until none still has a request
