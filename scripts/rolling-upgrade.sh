@@ -283,5 +283,12 @@ for n in "${nodes[@]}"; do
 	upgrade_node "$n"
 done
 via=$(pick_via 0) || die "no spindle-control answers after the upgrade"
-out=$(check "$via" healthy-cluster 0) || die "after the upgrade: the cluster is not healthy: $out"
+# A balancing switchover may still be under way (a lane's new primary not acting yet): wait
+# for a healthy cluster as step 0 does, up to the step timeout.
+t0=$SECONDS
+until out=$(check "$via" healthy-cluster 0); do
+	[ $((SECONDS - t0)) -lt "$timeout_s" ] ||
+		die "after the upgrade: the cluster is not healthy after ${timeout_s} s: $out"
+	sleep 0.2
+done
 say "done: nodes ${nodes[*]} upgraded, the cluster is healthy"
