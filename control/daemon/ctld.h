@@ -46,12 +46,14 @@ struct ctld_watch;
 typedef void (*ctld_watch_fn)(struct ctld_watch *w, int revents);
 struct ctld_watch {
 	struct loop_uring_op op;
+	struct loop_uring_op remove_op; /* the poll's removal, after stop */
 	struct loop *loop;
 	int fd;
 	unsigned events;
 	bool multishot;
 	bool armed;                  /* a poll is in flight */
 	bool stopping;
+	bool removing;               /* a removal is in flight */
 	ctld_watch_fn fn;            /* readiness (never after stop) */
 	void (*stopped)(struct ctld_watch *w); /* the last completion arrived after stop */
 };

@@ -22,7 +22,9 @@ static void watch_cb(struct loop *loop, struct loop_uring_op *op, const struct i
 	if (!more)
 		w->armed = false;
 	if (w->stopping) {
-		if (!w->armed && w->stopped != NULL)
+		/* The last completion ends the watch, once the removal has answered too: the
+		 * owner may free the watch in stopped(). */
+		if (!w->armed && !w->removing && w->stopped != NULL)
 			w->stopped(w);
 		return;
 	}
@@ -70,6 +72,34 @@ void ctld_watch_rearm(struct ctld_watch *w)
 		watch_submit(w);
 }
 
+static void watch_remove_submit(struct ctld_watch *w);
+
+/* The removal's own completion. -EALREADY: the poll was being completed at that moment and
+ * stays armed (a multishot poll on a socket the peer closed may never fire again), so ask
+ * again; -ENOENT: its last completion is already on its way. */
+static void watch_remove_cb(struct loop *loop, struct loop_uring_op *op, const struct io_uring_cqe *cqe)
+{
+	(void)loop;
+	struct ctld_watch *w = container_of(op, struct ctld_watch, remove_op);
+	w->removing = false;
+	if (w->armed) {
+		if (cqe->res == -EALREADY)
+			watch_remove_submit(w);
+		return;
+	}
+	if (w->stopped != NULL)
+		w->stopped(w);
+}
+
+static void watch_remove_submit(struct ctld_watch *w)
+{
+	w->removing = true;
+	w->remove_op.cb = watch_remove_cb;
+	struct io_uring_sqe *sqe = loop_sqe_get(w->loop, &w->remove_op);
+	io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&w->op);
+	io_uring_sqe_set_data(sqe, &w->remove_op);
+}
+
 void ctld_watch_stop(struct ctld_watch *w, void (*stopped)(struct ctld_watch *w))
 {
 	ASSERT(!w->stopping);
@@ -80,8 +110,5 @@ void ctld_watch_stop(struct ctld_watch *w, void (*stopped)(struct ctld_watch *w)
 			stopped(w);
 		return;
 	}
-	/* user_data 0: the loop ignores the removal's own completion. */
-	struct io_uring_sqe *sqe = loop_sqe_get(w->loop, NULL);
-	io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&w->op);
-	io_uring_sqe_set_data(sqe, NULL);
+	watch_remove_submit(w);
 }

@@ -500,6 +500,7 @@ void ctl_link_destroy(struct ctl_link *link)
 		loop_timer_stop(link->cfg.loop, &link->hb_timer);
 		if (link->fd >= 0)
 			shutdown(link->fd, SHUT_RDWR);
+		shutdown(link->listen_fd, SHUT_RDWR); /* ends the accept even if its cancel is refused */
 		if (link->accept_armed)
 			link_cancel(link, &link->accept_op);
 		if (link->recv_armed)

@@ -592,6 +592,9 @@ static void conn_close(struct net_conn *c)
 		struct io_uring_sqe *sqe = loop_sqe_get(c->nl->loop, NULL);
 		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->recv_op, 0);
 		io_uring_sqe_set_data(sqe, NULL);
+		/* A cancel that meets the recv while it completes is refused (-EALREADY) and the
+		 * recv stays armed; shutting the read side ends it in any case. */
+		shutdown(c->fd, SHUT_RD);
 	}
 	if (list_linked(&c->flush_node))
 		list_unlink(&c->flush_node);

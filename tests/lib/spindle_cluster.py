@@ -117,8 +117,10 @@ class Cluster:
             except (redis.RedisError, OSError) as e:
                 last = e
             time.sleep(interval)
-        raise AssertionError("condition not met within %.1fs (last: %r)\n%s"
-                             % (timeout_s, last, self.logs_tail()))
+        # Said again after the logs: CI keeps only the tail of a long failure.
+        raise AssertionError("condition not met within %.1fs (last: %r)\n%s\n=== %s: not met "
+                             "within %.1fs" % (timeout_s, last, self.logs_tail(),
+                                               getattr(what, "__name__", "condition"), timeout_s))
 
     def check_logs_clean(self):
         for i in range(1, self.nodes + 1):

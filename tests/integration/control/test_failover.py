@@ -5,6 +5,7 @@ control group's leader killed, a fourth node added and one removed, a planned sw
 After each: no acknowledged write lost, and the longest write across the fault is printed
 (the time until writes succeed again, as a client saw it)."""
 import os
+import signal
 import sys
 import threading
 import time
@@ -195,6 +196,27 @@ class Faults:
             w.stop()
             self.assertLess(worst, STALL_MAX_S)
             self.assertEqual(w.check_all(1), [])
+
+
+    def test_dataplane_restarts_relink(self):
+        """Each time spindled stops and starts again, its control daemon links to it again. (The daemon's
+        poll on the old link could outlive its removal when the two crossed in the ring: it
+        then never reconnected and reported the node dead for good.)"""
+        if self.transport != "udp":
+            self.skipTest("the link to spindled does not depend on the transport")
+        with self.cluster() as c:
+            for i in range(8):
+                before = c.ctl_log(3).count("dataplane link up")
+                with open(os.path.join(c.dir, "n3.pid")) as f:
+                    pid = int(f.read())
+                os.kill(pid, signal.SIGTERM)  # a clean stop: spindled closes the link itself
+                c.wait_until(lambda: not os.path.exists("/proc/%d" % pid), timeout_s=20)
+                c.restart(3)
+                c.wait_until(lambda: c.ctl_log(3).count("dataplane link up") > before,
+                             timeout_s=10)
+                c.wait_until(lambda: [n for n in c.status(1)["nodes"] if n["id"] == 3][0]
+                             ["health"] == "healthy", timeout_s=10)
+            print("spindled restarted 8 times: its control daemon linked again each time")
 
 
 class FaultsUdp(Faults, unittest.TestCase):
