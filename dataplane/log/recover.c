@@ -560,6 +560,10 @@ static void log_rc_ready(struct log *log)
 	log->durable_pos = rc->end.set ? log_rc_end_pos(&rc->end) : 0;
 	log->delete_upto = log->snap ? log->snap->info.index : 0;
 	log->snap_due_base_ns = log->disk->ops->now_ns(log->disk);
+	/* The log already there counts toward the next snapshot (at most what the live
+	 * segments hold): counted from zero, a node restarted more often than it appends
+	 * snapshot_log_bytes never compacts, and its log grows until the disk is full. */
+	log->bytes_since_snap = rc->rep.log_bytes;
 	log->state = LOG_READY;
 	log_prealloc_start(log);
 	log_switch_request(log, rc->reset ? LOG_RECORD_RESET : LOG_RECORD_BASE,

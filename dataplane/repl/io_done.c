@@ -137,9 +137,12 @@ void repl_log_compacted(struct repl *r, uint64_t snap_index, uint64_t log_start,
 {
 	uint64_t epoch;
 	ASSERT(snap_index <= r->applied_index && log_start <= snap_index + 1);
-	ASSERT(log_start >= r->log_start);
 	if (snap_index < r->snap.index)
 		return;
+	/* The host's log may begin before the group's: after a restart the group starts at the
+	 * snapshot it booted from, while the segment holding it stays until a later snapshot
+	 * covers all of it. The group never serves entries before its own start. */
+	log_start = MAX(log_start, r->log_start);
 	bool known = repl_epoch_at(r, snap_index, &epoch);
 	ASSERT(known);
 	r->snap.index = snap_index;

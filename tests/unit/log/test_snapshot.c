@@ -410,6 +410,27 @@ static void test_snapshot_due(void **state)
 	teardown(&f);
 }
 
+/* Found by the fault suite's soak: nodes restarted every few minutes never took a snapshot
+ * (the size counted from zero at every open) and filled their disks with log. */
+static void test_snapshot_due_counts_the_log_across_a_restart(void **state)
+{
+	(void)state;
+	struct fx f;
+	memset(&f, 0, sizeof(f));
+	fx_disk_new(&f, 10);
+	f.cfg.snapshot_log_bytes = 20000;
+	f.cfg.snapshot_interval_ms = 3600 * 1000;
+	assert_int_equal(fx_open(&f), 0);
+	fill(&f, 1, 1, 200);
+	struct log_stats st;
+	log_stats_get(f.log, &st);
+	assert_true(st.log_bytes >= 20000);
+	fx_close(&f);
+	assert_int_equal(fx_open(&f), 0);
+	assert_true(log_snapshot_due(f.log)); /* before any new entry */
+	teardown(&f);
+}
+
 /* ---- Crashes at every step of taking and of installing ---- */
 
 static void test_crash_while_taking(void **state)
@@ -514,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_install_abort),
 		cmocka_unit_test(test_damaged_snapshot),
 		cmocka_unit_test(test_snapshot_due),
+		cmocka_unit_test(test_snapshot_due_counts_the_log_across_a_restart),
 		cmocka_unit_test(test_crash_while_taking),
 		cmocka_unit_test(test_crash_while_installing),
 	};
