@@ -206,10 +206,11 @@ static bool out_equal(const struct resp_out *a, const struct resp_out *b)
 {
 	if (a->bytes != b->bytes)
 		return false;
-	/* Both chains start at offset 0; compare byte by byte across chunk bounds. */
+	/* Both chains start at offset 0; compare the runs that both chunks hold, so that a large
+	 * reply (COMMAND's) costs a few memcmp() calls instead of an instrumented loop a byte. */
 	const struct resp_chunk *ca = a->head, *cb = b->head;
 	uint32_t ia = 0, ib = 0;
-	for (uint64_t left = a->bytes; left > 0; left--) {
+	for (uint64_t left = a->bytes; left > 0;) {
 		while (ia == ca->len) {
 			ca = ca->next;
 			ia = 0;
@@ -218,8 +219,14 @@ static bool out_equal(const struct resp_out *a, const struct resp_out *b)
 			cb = cb->next;
 			ib = 0;
 		}
-		if (ca->data[ia++] != cb->data[ib++])
+		uint32_t run = ca->len - ia < cb->len - ib ? ca->len - ia : cb->len - ib;
+		if (run > left)
+			run = (uint32_t)left;
+		if (memcmp(ca->data + ia, cb->data + ib, run) != 0)
 			return false;
+		ia += run;
+		ib += run;
+		left -= run;
 	}
 	return true;
 }
@@ -265,13 +272,14 @@ static void fuzz_commands(const uint8_t *data, size_t len)
 		for (uint32_t i = 1; i < argc; i++)
 			argv[i] = fuzz_arg(&in);
 		now += in_byte(&in) * 50;
-		for (int side = 0; side < 2; side++) {
-			const struct kv_cmd *cmd = kv_cmd_resolve_or_reply(argc, argv, &outs[side]);
-			if (cmd == NULL || (cmd->kind & KV_CMD_CONN) || fuzz_too_big(cmd, argc, argv))
-				continue;
-			run_one(cmd, dbs[side], argc, argv, now, side == 0, &enc, &dec, &outs[side]);
+		/* The name resolves from the arguments alone, the same for both paths: once. */
+		const struct kv_cmd *cmd = kv_cmd_resolve_or_reply(argc, argv, &outs[0]);
+		if (cmd != NULL && !(cmd->kind & KV_CMD_CONN) && !fuzz_too_big(cmd, argc, argv)) {
+			for (int side = 0; side < 2; side++)
+				run_one(cmd, dbs[side], argc, argv, now, side == 0, &enc, &dec,
+					&outs[side]);
+			FUZZ_CHECK(out_equal(&outs[0], &outs[1]));
 		}
-		FUZZ_CHECK(out_equal(&outs[0], &outs[1]));
 		resp_out_reset(&outs[0]);
 		resp_out_reset(&outs[1]);
 		for (int side = 0; side < 2; side++) {

@@ -6,7 +6,8 @@
  * are legal, the header-only decoder agrees, and encoding it again gives the same bytes.
  *
  * Stage 2 puts the input, as the records of a segment, behind a valid segment header on a
- * simulated disk and opens a log there. Invariants: the open either succeeds or fails with
+ * simulated disk (a copy of what a real log's first open left, taken once per process) and
+ * opens a log there. Invariants: the open either succeeds or fails with
  * -EBADMSG (damage before the tail, with a file and a reason) and nothing else; after a
  * successful open, every entry reads back with its epoch, the log takes and flushes one
  * more entry, and a second open finds the same entries. */
@@ -22,8 +23,11 @@
 #include "fuzz.h"
 
 #define FUZZ_DIR "/d/lane-001"
-#define FUZZ_SEGMENT_BYTES (64u * 1024)
+/* About the smallest segment the log takes with 4 KiB entries: room behind the header for
+ * the largest input (fuzz-ci's -max_len=8192) and one more entry, and a short tail to scan. */
+#define FUZZ_SEGMENT_BYTES (20u * 1024)
 #define FUZZ_HEADER_BYTES 4096u
+#define FUZZ_TEMPLATE_FILES_MAX 8
 
 #define FUZZ_CHECK(cond)                                                             \
 	do {                                                                         \
@@ -134,22 +138,81 @@ static void fuzz_closed(void *arg)
 	*(bool *)arg = true;
 }
 
-static void fuzz_recover(const uint8_t *data, size_t size)
+/* What a log's first open leaves in an empty lane directory (its segments, each with a sound
+ * header), read from a real open once per process: every input starts from a copy of it
+ * instead of opening a log for it. */
+struct fuzz_template_file {
+	char path[LOG_PATH_MAX];
+	uint8_t *bytes;
+	uint64_t size;
+};
+
+static struct fuzz_template_file fuzz_template[FUZZ_TEMPLATE_FILES_MAX];
+static uint32_t fuzz_template_count;
+
+static void fuzz_listed(struct log_disk_io *io, int res)
 {
-	struct sim_disk_config dc = { .seed = size };
+	(void)io;
+	FUZZ_CHECK(res == 0);
+}
+
+static void fuzz_template_capture(void)
+{
+	struct sim_disk_config dc = { .seed = 1 };
 	struct sim_disk *d = sim_disk_create(&dc);
 	FUZZ_CHECK(sim_disk_mkdir(d, "/d") == 0 && sim_disk_mkdir(d, FUZZ_DIR) == 0);
-	/* A sound header from a real log, then the input as the records. */
 	struct fuzz_open o;
 	struct log *log = fuzz_log_open(d, &o);
 	FUZZ_CHECK(o.err == 0);
-	log_destroy(log); /* the disk keeps what the open wrote: segment 1 with its header */
+	log_destroy(log); /* the disk keeps what the open wrote */
 	sim_disk_crash(d);
+	static char names[FUZZ_TEMPLATE_FILES_MAX + 1][LOG_DISK_NAME_MAX];
+	struct log_disk_names list = { .names = names, .cap = FUZZ_TEMPLATE_FILES_MAX + 1 };
+	struct log_disk_io io = { .cb = fuzz_listed };
+	struct log_disk *disk = sim_disk_io(d);
+	disk->ops->list(disk, &io, FUZZ_DIR, &list);
+	sim_disk_run(d);
+	FUZZ_CHECK(!list.truncated && list.count > 0 && list.count <= FUZZ_TEMPLATE_FILES_MAX);
+	for (uint32_t i = 0; i < list.count; i++) {
+		struct fuzz_template_file *f = &fuzz_template[i];
+		FUZZ_CHECK(strlen(names[i]) < sizeof(f->path) - sizeof(FUZZ_DIR));
+		snprintf(f->path, sizeof(f->path), FUZZ_DIR "/%.*s", LOG_DISK_NAME_MAX - 1,
+			 names[i]);
+		FUZZ_CHECK(sim_disk_file_size(d, f->path, &f->size) == 0);
+		f->bytes = malloc(f->size ? f->size : 1);
+		FUZZ_CHECK(f->bytes != NULL);
+		FUZZ_CHECK(sim_disk_file_read(d, f->path, 0, f->bytes, f->size) == (int)f->size);
+	}
+	fuzz_template_count = list.count;
+	sim_disk_destroy(d);
+}
+
+/* A disk holding what the first open of a log left, durably. */
+static struct sim_disk *fuzz_disk_from_template(size_t seed)
+{
+	if (fuzz_template_count == 0)
+		fuzz_template_capture();
+	struct sim_disk_config dc = { .seed = seed };
+	struct sim_disk *d = sim_disk_create(&dc);
+	FUZZ_CHECK(sim_disk_mkdir(d, "/d") == 0 && sim_disk_mkdir(d, FUZZ_DIR) == 0);
+	for (uint32_t i = 0; i < fuzz_template_count; i++) {
+		const struct fuzz_template_file *f = &fuzz_template[i];
+		FUZZ_CHECK(sim_disk_file_write(d, f->path, 0, f->bytes, f->size) == (int)f->size);
+	}
+	return d;
+}
+
+static void fuzz_recover(const uint8_t *data, size_t size)
+{
+	/* A sound header from a real log, then the input as the records. */
+	struct sim_disk *d = fuzz_disk_from_template(size);
+	struct fuzz_open o;
 	const char *seg = FUZZ_DIR "/seg-0000000000000001";
+	FUZZ_CHECK(sim_disk_exists(d, seg));
 	size_t n = size < FUZZ_SEGMENT_BYTES - FUZZ_HEADER_BYTES ? size :
 		   FUZZ_SEGMENT_BYTES - FUZZ_HEADER_BYTES;
 	FUZZ_CHECK(sim_disk_file_write(d, seg, FUZZ_HEADER_BYTES, data, n) == (int)n);
-	log = fuzz_log_open(d, &o);
+	struct log *log = fuzz_log_open(d, &o);
 	FUZZ_CHECK(o.err == 0 || o.err == -EBADMSG);
 	if (o.err) {
 		FUZZ_CHECK(o.rec.corruption.path[0] && o.rec.corruption.reason[0]);
