@@ -75,6 +75,7 @@ struct log_recover {
 	uint64_t file_bytes;
 	uint8_t *buf;
 	uint32_t cap;
+	uint32_t chunk_bytes;     /* one read: LOG_RECOVER_CHUNK_BYTES, or a smaller segment */
 	uint64_t buf_off;
 	uint32_t buf_len;
 	uint64_t pos;
@@ -379,7 +380,7 @@ static void log_rc_reserve(struct log *log, struct log_record *rec, const uint8_
 	struct log_recover *rc = log->rc;
 	if (log_record_decode_header(p, avail, rec) != LOG_RECORD_OK)
 		return;
-	uint32_t need = log_record_bytes(rec->len) + LOG_RECOVER_CHUNK_BYTES + 2 * LOG_BLOCK_BYTES;
+	uint32_t need = log_record_bytes(rec->len) + rc->chunk_bytes + 2 * LOG_BLOCK_BYTES;
 	if (need <= rc->cap)
 		return;
 	uint8_t *buf = log_alloc_aligned(need);
@@ -844,7 +845,7 @@ static void log_rc_submit_seg(struct log *log, int step)
 		break;
 	case RC_SEG_READ: {
 		uint64_t off = rc->buf_off + rc->buf_len;
-		uint64_t len = MIN((uint64_t)LOG_RECOVER_CHUNK_BYTES,
+		uint64_t len = MIN((uint64_t)rc->chunk_bytes,
 				   ALIGN_UP(rc->file_bytes, (uint64_t)LOG_BLOCK_BYTES) - off);
 		ASSERT(rc->buf_len + len <= rc->cap && off % LOG_BLOCK_BYTES == 0);
 		ops->read(d, &rc->io, rc->seg->fh, rc->buf + rc->buf_len, len, off);
@@ -888,7 +889,10 @@ void log_recover_start(struct log *log)
 	rc->names = calloc(LOG_NAMES_MAX, sizeof(*rc->names));
 	rc->unlinks = calloc(LOG_NAMES_MAX, sizeof(*rc->unlinks));
 	rc->seqs = calloc(LOG_NAMES_MAX, sizeof(*rc->seqs));
-	rc->cap = LOG_RECOVER_CHUNK_BYTES + log_record_bytes(log->cfg.entry_bytes_max) +
+	/* Reads are LOG_RECOVER_CHUNK_BYTES, but no larger than a segment: a log of small
+	 * segments (tests) need not allocate and zero a megabyte at each open. */
+	rc->chunk_bytes = (uint32_t)MIN((uint64_t)LOG_RECOVER_CHUNK_BYTES, log->cfg.segment_bytes);
+	rc->cap = rc->chunk_bytes + log_record_bytes(log->cfg.entry_bytes_max) +
 		  2 * LOG_BLOCK_BYTES;
 	rc->buf = log_alloc_aligned(rc->cap);
 	ASSERT_MSG(rc->names && rc->unlinks && rc->seqs && rc->buf,

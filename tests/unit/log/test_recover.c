@@ -317,6 +317,29 @@ static void test_entries_larger_than_config(void **state)
 	teardown(&f);
 }
 
+/* Segments longer than the log is opened with (written under a larger segment_bytes) are
+ * read in chunks of its segment size: records that cross a chunk's end come back too. */
+static void test_segments_larger_than_config(void **state)
+{
+	(void)state;
+	struct fx f;
+	setup(&f, 10);
+	assert_int_equal(fx_open(&f), 0); /* 64 KiB segments */
+	fx_append_range(&f, 1, 1, 500);
+	fx_flush_all(&f);
+	fx_close(&f);
+	uint64_t size = 0;
+	assert_int_equal(sim_disk_file_size(f.disk, SEG1, &size), 0);
+	assert_int_equal(size, 64 * 1024);
+	f.cfg.segment_bytes = 20 * 1024;
+	assert_int_equal(fx_open(&f), 0);
+	assert_int_equal(log_last_index(f.log), 500);
+	assert_false(f.rec.tail_cut);
+	assert_true(f.rec.segments >= 3);
+	assert_int_equal(fx_read_check(&f, 1, 500), 500);
+	teardown(&f);
+}
+
 /* ---- Crash after every disk step of a scripted workload ---- */
 
 #define WL_TURNS 70
@@ -631,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_leftovers_cleaned),
 		cmocka_unit_test(test_direct_io_fallback),
 		cmocka_unit_test(test_entries_larger_than_config),
+		cmocka_unit_test(test_segments_larger_than_config),
 		cmocka_unit_test(test_crash_points_fifo),
 		cmocka_unit_test(test_crash_points_reordered),
 		cmocka_unit_test(test_crash_points_snapshots),
