@@ -3,6 +3,7 @@
  * SIGTERM or SIGINT. Everything else lives in the modules. */
 #define LOG_COMPONENT "spindled"
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,11 @@ static int node_eal_args(struct node *node, int argc, char **argv, int eal_at, c
 	}
 	struct conf_eal_host host = { .cpus = sysconf(_SC_NPROCESSORS_ONLN),
 				      .hugepages_free = hugepages_free() };
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+		for (int cpu = 0; cpu <= CONF_CPU_ID_MAX && cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &allowed))
+				host.allowed[cpu / 64] |= 1ull << (cpu % 64);
 	if (conf_eal_args_build(&node->conf, &host, store, store_len) != 0) {
 		LOG_ERROR("DPDK EAL arguments: %s", store);
 		return -1;

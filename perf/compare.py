@@ -277,6 +277,21 @@ def eal_args():
     return shlex.split(os.environ.get("SPINDLE_EAL_ARGS", ""))
 
 
+def cpu_times():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v), v[3] + v[4]   # all, idle + iowait
+
+
+def machine_busy(seconds=2.0):
+    """The share of all CPUs other work used over a short sample taken while nothing of this
+    run is running (a load average would still count the run's own servers minutes later)."""
+    total0, idle0 = cpu_times()
+    time.sleep(seconds)
+    total1, idle1 = cpu_times()
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+
+
 def spindle_available(needs):
     """An availability check: spindled exists and its help mentions every word of needs."""
     def check(ctx):
@@ -405,6 +420,7 @@ WORKLOADS = [
     Workload("mixed-90-10", "90% GET, 10% SET", ["-w", "mixed", "-r", "0.9"], fill=True),
     Workload("incr", "INCR", ["-w", "incr"]),
     Workload("set-p16", "SET, pipeline 16", ["-w", "set", "-P", "16"]),
+    Workload("get-p16", "GET, pipeline 16", ["-w", "get", "-P", "16"], fill=True),
 ]
 
 
@@ -727,12 +743,12 @@ def main():
             "machine": machine(),
             "pinned": ", ".join(x for x in [args.server_cpus and "servers on " + args.server_cpus,
                                              args.bench_cpus and "bench on " + args.bench_cpus] if x)}
-    load_before = os.getloadavg()
+    busy_before = machine_busy()
     targets = [] if args.scaling_only else run_targets(ctx, chosen)
     scaling = None
     if not args.no_scaling:
         scaling = [s for s in (run_scaling(ctx, t) for t in chosen) if s]
-    meta["loadavg"] = {"before": load_before, "after": os.getloadavg()}
+    meta["busy"] = {"before": busy_before, "after": machine_busy()}
     if not args.keep:
         shutil.rmtree(os.path.join(ctx.out, "servers"), ignore_errors=True)
     report = compare_report.markdown(ctx, meta, targets, scaling, REDIS_MODES)

@@ -81,18 +81,18 @@ def markdown(ctx, meta, targets, scaling, redis_modes):
              "- machine: %d cores (%s), %d MiB, Linux %s; servers and load generator share the "
              "cores, nothing pinned%s" % (m["cores"], m["model"], m["memory_mib"], m["kernel"],
                                           "" if not meta["pinned"] else " except: " + meta["pinned"]),
-             "- load average (1 min) %.2f before, %.2f after: other work on the machine "
-             "shows here and in the spread column" % (meta["loadavg"]["before"][0],
-                                                      meta["loadavg"]["after"][0]),
+             "- other work on the machine: %.0f%% of its CPU before the run, %.0f%% after "
+             "(2 s samples with nothing of the run going); it also shows in the spread column"
+             % (100 * meta["busy"]["before"], 100 * meta["busy"]["after"]),
              "- load: spindle-bench, %d connections, %s s measured after %s s warm-up, "
              "32-byte values, %d keys, uniform; each closed-loop figure is the run of median "
              "throughput of %d (spread: (max - min) / median req/s)" % (
                  ctx.conns, ctx.duration, ctx.warmup, ctx.keyspace, ctx.repeat)]
-    busiest = max(meta["loadavg"]["before"][0], meta["loadavg"]["after"][0])
-    if busiest > m["cores"]:
-        lines.append("- **the machine was busy with other work** (load average %.1f on %d cores): "
-                     "absolute figures are lower bounds and ratios are rough; compare runs "
-                     "taken on an idle machine" % (busiest, m["cores"]))
+    busiest = max(meta["busy"]["before"], meta["busy"]["after"])
+    if busiest > 0.25:
+        lines.append("- **the machine was busy with other work** (%.0f%% of its CPU): absolute "
+                     "figures are lower bounds and ratios are rough; compare runs taken on an "
+                     "idle machine" % (100 * busiest))
     for t in targets:
         if t["status"] != "ok":
             lines.append("- %s: %s: %s" % (t["name"], t["status"], t["reason"].splitlines()[0]))

@@ -118,9 +118,13 @@ int conf_validate(const struct conf *c, char *err, size_t err_len);
 bool conf_nic_is_pci(const char *nic);
 
 /* What the host offers DPDK when the EAL arguments are built (eal.c). */
+#define CONF_CPU_WORDS ((CONF_CPU_ID_MAX + 1) / 64)
 struct conf_eal_host {
 	long cpus;            /* online CPUs, 0 .. cpus - 1 */
 	bool hugepages_free;  /* enough free hugepages for DPDK's default memory */
+	/* The CPUs the process may run on (taskset, cgroup cpusets): threads that float stay
+	 * inside them. All zero: every online CPU. */
+	uint64_t allowed[CONF_CPU_WORDS];
 };
 
 /* The EAL command line (space-separated) for c: the cores, main core, NIC, hugepage memory

@@ -108,44 +108,71 @@ static bool eal_core_listed(const struct conf *c, long cpu)
 	return false;
 }
 
-/* The main thread's CPUs: main-core, else every CPU the loops do not have, else all. */
-static void eal_add_main_cpus(struct eal_out *o, const struct conf *c, long cpus)
+static bool eal_cpu_allowed(const struct conf_eal_host *host, long cpu)
 {
-	if (c->main_core != CONF_AUTO) {
-		eal_add(o, "%d", c->main_core);
-		return;
-	}
-	unsigned free_cpus = 0;
-	for (long cpu = 0; cpu < cpus; cpu++)
-		free_cpus += !eal_core_listed(c, cpu);
-	if (free_cpus == 0) {
-		eal_add(o, "(0-%ld)", cpus - 1);
+	bool any = false;
+	for (unsigned w = 0; w < CONF_CPU_WORDS; w++)
+		any |= host->allowed[w] != 0;
+	if (!any)
+		return cpu < MAX(host->cpus, 1);
+	return cpu <= CONF_CPU_ID_MAX && (host->allowed[cpu / 64] >> (cpu % 64) & 1);
+}
+
+/* "(0-3,6)": the allowed CPUs, less the loops' cores when skip_cores; all of the allowed
+ * ones when that leaves none. */
+static void eal_add_cpus(struct eal_out *o, const struct conf *c,
+			 const struct conf_eal_host *host, bool skip_cores)
+{
+	long last = MAX(host->cpus, 1) - 1;
+	for (long cpu = host->cpus; cpu <= CONF_CPU_ID_MAX; cpu++)
+		if (eal_cpu_allowed(host, cpu))
+			last = cpu;
+	bool any = false;
+	for (long cpu = 0; cpu <= last && !any; cpu++)
+		any = eal_cpu_allowed(host, cpu) && !(skip_cores && eal_core_listed(c, cpu));
+	if (!any && skip_cores) {
+		eal_add_cpus(o, c, host, false);
 		return;
 	}
 	eal_add(o, "(");
 	const char *sep = "";
-	for (long cpu = 0; cpu < cpus; cpu++) {
-		if (eal_core_listed(c, cpu))
+	for (long cpu = 0; cpu <= last; cpu++) {
+		if (!eal_cpu_allowed(host, cpu) || (skip_cores && eal_core_listed(c, cpu)))
 			continue;
-		eal_add(o, "%s%ld", sep, cpu);
+		long end = cpu;
+		while (end + 1 <= last && eal_cpu_allowed(host, end + 1) &&
+		       !(skip_cores && eal_core_listed(c, end + 1)))
+			end++;
+		if (end == cpu)
+			eal_add(o, "%s%ld", sep, cpu);
+		else
+			eal_add(o, "%s%ld-%ld", sep, cpu, end);
 		sep = ",";
+		cpu = end;
 	}
 	eal_add(o, ")");
 }
 
 /* lcore 0 is the main thread; lcores 1..loops are the loops, pinned to cores in order or
- * floating over every CPU. */
-static void eal_add_lcores(struct eal_out *o, const struct conf *c, long cpus)
+ * floating over every CPU the process may use. The main thread: main-core, else every such
+ * CPU the loops do not have, else all of them. */
+static void eal_add_lcores(struct eal_out *o, const struct conf *c,
+			   const struct conf_eal_host *host)
 {
 	eal_add(o, " --lcores=");
 	if (c->cores_count == 0 && c->main_core == CONF_AUTO) {
-		eal_add(o, "(0-%u)@(0-%ld)", c->loops, cpus - 1);
+		eal_add(o, "(0-%u)@", c->loops);
+		eal_add_cpus(o, c, host, false);
 		return;
 	}
 	eal_add(o, "0@");
-	eal_add_main_cpus(o, c, cpus);
+	if (c->main_core != CONF_AUTO)
+		eal_add(o, "%d", c->main_core);
+	else
+		eal_add_cpus(o, c, host, true);
 	if (c->cores_count == 0) {
-		eal_add(o, ",(1-%u)@(0-%ld)", c->loops, cpus - 1);
+		eal_add(o, ",(1-%u)@", c->loops);
+		eal_add_cpus(o, c, host, false);
 		return;
 	}
 	for (uint32_t i = 0; i < c->cores_count; i++)
@@ -187,7 +214,7 @@ int conf_eal_args_build(const struct conf *c, const struct conf_eal_host *host, 
 	if (rc != 0)
 		return rc;
 	if (!eal_args_name(e, eal_opt_lcores))
-		eal_add_lcores(&o, c, host->cpus > 0 ? host->cpus : 1);
+		eal_add_lcores(&o, c, host);
 	if (c->nic[0] != '\0')
 		eal_add(&o, conf_nic_is_pci(c->nic) ? " -a %s" : " --vdev=%s", c->nic);
 	else if (!eal_args_name(e, eal_opt_device))

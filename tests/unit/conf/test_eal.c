@@ -52,7 +52,7 @@ static void test_cores_main_core_nic_and_memory(void **state)
 							 NULL });
 	assert_int_equal(build(&c, 6, false), 0);
 	/* the main thread on every CPU the loops do not have */
-	assert_non_null(strstr(out, "--lcores=0@(0,1,3),1@2,2@4,3@5 "));
+	assert_non_null(strstr(out, "--lcores=0@(0-1,3),1@2,2@4,3@5 "));
 	assert_non_null(strstr(out, " -a 0000:3b:00.0 "));
 	assert_null(strstr(out, "--no-pci"));
 	assert_non_null(strstr(out, " -m 1024 --in-memory "));
@@ -75,6 +75,40 @@ static void test_cores_main_core_nic_and_memory(void **state)
 	c = conf_with((const char *const[]){ "loops", "2", "cores", "0-1", NULL });
 	assert_int_equal(build(&c, 2, false), 0);
 	assert_non_null(strstr(out, "--lcores=0@(0-1),1@0,2@1 "));
+}
+
+static int build_allowed(const struct conf *c, long cpus, const int *allowed, unsigned n)
+{
+	struct conf_eal_host h = { .cpus = cpus, .hugepages_free = false };
+	for (unsigned i = 0; i < n; i++)
+		h.allowed[allowed[i] / 64] |= 1ull << (allowed[i] % 64);
+	return conf_eal_args_build(c, &h, out, sizeof(out));
+}
+
+/* Started under taskset or in a cpuset, the threads that float stay on the CPUs allowed. */
+static void test_floating_threads_keep_the_process_affinity(void **state)
+{
+	(void)state;
+	struct conf c = conf_with((const char *const[]){ "loops", "1", NULL });
+	assert_int_equal(build_allowed(&c, 2, (const int[]){ 0 }, 1), 0);
+	assert_non_null(strstr(out, "--lcores=(0-1)@(0) "));
+
+	c = conf_with((const char *const[]){ "loops", "2", NULL });
+	assert_int_equal(build_allowed(&c, 16, (const int[]){ 2, 3, 4, 9, 130 }, 5), 0);
+	assert_non_null(strstr(out, "--lcores=(0-2)@(2-4,9,130) "));
+
+	/* loops pinned by cores: the main thread gets the allowed CPUs they leave */
+	c = conf_with((const char *const[]){ "loops", "1", "cores", "3", NULL });
+	assert_int_equal(build_allowed(&c, 8, (const int[]){ 2, 3 }, 2), 0);
+	assert_non_null(strstr(out, "--lcores=0@(2),1@3 "));
+	/* ... or all of them when the loops have them all */
+	assert_int_equal(build_allowed(&c, 8, (const int[]){ 3 }, 1), 0);
+	assert_non_null(strstr(out, "--lcores=0@(3),1@3 "));
+
+	/* a main core with floating loops */
+	c = conf_with((const char *const[]){ "loops", "1", "main-core", "0", NULL });
+	assert_int_equal(build_allowed(&c, 4, (const int[]){ 1, 2 }, 2), 0);
+	assert_non_null(strstr(out, "--lcores=0@0,(1-1)@(1-2) "));
 }
 
 static void test_eal_args_replace_what_they_name(void **state)
@@ -138,6 +172,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_float_and_pick_memory),
 		cmocka_unit_test(test_cores_main_core_nic_and_memory),
+		cmocka_unit_test(test_floating_threads_keep_the_process_affinity),
 		cmocka_unit_test(test_eal_args_replace_what_they_name),
 		cmocka_unit_test(test_conflicts_refused),
 		cmocka_unit_test(test_overflow_reported),
