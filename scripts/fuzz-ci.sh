@@ -7,6 +7,10 @@
 #   scripts/fuzz-ci.sh --seconds 600 resp kv    some targets, longer
 #   scripts/fuzz-ci.sh --runs 10000000 frame    until 10 million inputs have run, in sessions
 #                                               of at most 9 minutes on one growing corpus
+#   scripts/fuzz-ci.sh --runs 10000000 --campaign DIR log_record
+#                                               the same, resumable: the corpus and the log
+#                                               live in DIR/<target>/ and DIR/<target>.log,
+#                                               and executions of earlier invocations count
 #   options: --build DIR (build-fuzz)  --keep (keep the grown corpora)
 #
 # A crash leaves its input in DIR/fuzz-artifacts/<target>/ and the fuzzer's output in
@@ -21,6 +25,7 @@ runs=0
 SESSION_S=${SPINDLE_FUZZ_SESSION_S:-540}
 build=build-fuzz
 keep=no
+campaign=
 targets=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -28,7 +33,8 @@ while [ $# -gt 0 ]; do
 	--runs) runs=$2; shift 2 ;;
 	--build) build=$2; shift 2 ;;
 	--keep) keep=yes; shift ;;
-	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+	--campaign) campaign=$2; shift 2 ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 	-*) echo "fuzz-ci: unknown option $1" >&2; exit 2 ;;
 	*) targets+=("$1"); shift ;;
 	esac
@@ -69,18 +75,29 @@ mkdir -p "$build/fuzz-logs" "$build/fuzz-artifacts"
 status=0
 printf '%-12s %12s %10s %8s  %s\n' target executions "exec/s" seconds result
 for t in "${targets[@]}"; do
-	corpus=$(mktemp -d "/tmp/spindle-fuzz-$t.XXXXXX")
-	cp "tests/fuzz/corpus/$t/"* "$corpus/"
+	if [ -n "$campaign" ]; then
+		corpus="$campaign/$t"
+		log="$campaign/$t.log"
+		if [ ! -d "$corpus" ]; then
+			mkdir -p "$corpus"
+			cp "tests/fuzz/corpus/$t/"* "$corpus/"
+			: >"$log"
+		fi
+	else
+		corpus=$(mktemp -d "/tmp/spindle-fuzz-$t.XXXXXX")
+		cp "tests/fuzz/corpus/$t/"* "$corpus/"
+		log="$build/fuzz-logs/$t.log"
+		: >"$log"
+	fi
 	art="$build/fuzz-artifacts/$t"
 	mkdir -p "$art"
-	log="$build/fuzz-logs/$t.log"
 	t0=$(date +%s)
 	rc=0
-	execs=0
-	: >"$log"
+	execs=$(awk '/stat::number_of_executed_units/ {s += $NF} END {print s + 0}' "$log")
+	execs0=$execs
 	# One session for a timed run; for --runs, sessions of at most SESSION_S seconds (the
 	# machine is shared) on the same corpus until the total is reached.
-	while :; do
+	while [ "$runs" -eq 0 ] || [ "$execs" -lt "$runs" ]; do
 		if [ "$runs" -gt 0 ]; then
 			limit=(-runs=$((runs - execs)) -max_total_time="$SESSION_S")
 		else
@@ -93,7 +110,7 @@ for t in "${targets[@]}"; do
 		[ "$rc" -eq 0 ] && [ "$runs" -gt 0 ] && [ "$execs" -lt "$runs" ] && [ "$n" -gt 0 ] || break
 	done
 	t1=$(date +%s)
-	rate=$(( execs / ( (t1 - t0) > 0 ? (t1 - t0) : 1 ) ))
+	rate=$(( (execs - execs0) / ( (t1 - t0) > 0 ? (t1 - t0) : 1 ) ))
 	if [ "$rc" -eq 0 ]; then
 		result=ok
 	else
@@ -104,7 +121,9 @@ for t in "${targets[@]}"; do
 	if [ "$rc" -ne 0 ]; then
 		grep -m1 -E "ERROR: |runtime error|SUMMARY" "$log" >&2 || tail -5 "$log" >&2
 	fi
-	if [ "$keep" = yes ]; then
+	if [ -n "$campaign" ]; then
+		echo "  campaign in $corpus ($(ls "$corpus" | wc -l) files), log $log"
+	elif [ "$keep" = yes ]; then
 		echo "  corpus kept in $corpus ($(ls "$corpus" | wc -l) files)"
 	else
 		rm -rf "$corpus"
