@@ -35,6 +35,10 @@
 #define SNAP_TRAILER_BYTES 9
 #define SNAP_STEPS_PER_CALL 256 /* scan steps (each a few homes) per kv_snapshot_next() */
 #define SNAP_PENDING_MIN 16
+/* A loaded record whose key and value are larger than this is gathered in a buffer that grows
+ * with the bytes that arrive, and becomes an object only once all are in: a stream cannot make
+ * the loader reserve what a record's head claims (up to 512 MiB) before sending it. */
+#define SNAP_LOAD_EAGER_BYTES (64u * 1024)
 
 struct snap_item {
 	struct kv_obj *obj;
@@ -319,7 +323,10 @@ struct kv_snapshot_loader {
 	int err;
 	uint8_t stage[SNAP_REC_HEAD_MAX + 1];
 	uint32_t stage_len;
-	struct kv_obj *obj;    /* the record being read */
+	struct kv_obj *obj;    /* the record being read, when allocated up front */
+	uint8_t *big;          /* or its bytes so far, for a large one */
+	uint64_t big_cap;
+	uint64_t key_len, val_len;
 	int64_t expire_ms;
 	uint64_t body_off;
 	uint64_t records;
@@ -386,9 +393,13 @@ static int load_head(struct kv_snapshot_loader *ld)
 		if (ld->expire_ms < 0)
 			return -EBADMSG;
 	}
-	ld->obj = kv_db_obj_alloc(ld->db, key_len, val_len);
-	if (ld->obj == NULL)
-		return -ENOMEM;
+	ld->key_len = key_len;
+	ld->val_len = val_len;
+	if (key_len + val_len <= SNAP_LOAD_EAGER_BYTES) {
+		ld->obj = kv_db_obj_alloc(ld->db, key_len, val_len);
+		if (ld->obj == NULL)
+			return -ENOMEM;
+	}
 	ld->body_off = 0;
 	ld->state = LOAD_BODY;
 	return 0;
@@ -397,6 +408,15 @@ static int load_head(struct kv_snapshot_loader *ld)
 /* The record's bytes are all in: the key must be new. */
 static int load_record_done(struct kv_snapshot_loader *ld)
 {
+	if (ld->obj == NULL) {
+		ld->obj = kv_db_obj_alloc(ld->db, ld->key_len, ld->val_len);
+		if (ld->obj == NULL)
+			return -ENOMEM;
+		memcpy(ld->obj->data, ld->big, ld->key_len + ld->val_len);
+		mem_arena_free(ld->db->arena, ld->big);
+		ld->big = NULL;
+		ld->big_cap = 0;
+	}
 	struct kv_obj *o = ld->obj;
 	ld->obj = NULL;
 	struct kv_table *t = &ld->db->ks.table;
@@ -420,10 +440,21 @@ static int load_record_done(struct kv_snapshot_loader *ld)
 static int64_t load_step(struct kv_snapshot_loader *ld, const uint8_t *buf, size_t len)
 {
 	if (ld->state == LOAD_BODY) {
-		struct kv_obj *o = ld->obj;
-		uint64_t body = (uint64_t)o->key_len + o->val_len;
+		uint64_t body = ld->key_len + ld->val_len;
 		size_t n = (size_t)MIN(body - ld->body_off, (uint64_t)len);
-		memcpy(o->data + ld->body_off, buf, n);
+		if (ld->obj != NULL) {
+			memcpy(ld->obj->data + ld->body_off, buf, n);
+		} else {
+			if (ld->body_off + n > ld->big_cap) {
+				uint64_t cap = MIN(body, MAX(ld->body_off + n, 2 * ld->big_cap));
+				uint8_t *p = mem_arena_realloc(ld->db->arena, ld->big, (size_t)cap);
+				if (p == NULL)
+					return -ENOMEM;
+				ld->big = p;
+				ld->big_cap = cap;
+			}
+			memcpy(ld->big + ld->body_off, buf, n);
+		}
 		ld->body_off += n;
 		if (ld->body_off == body) {
 			int rc = load_record_done(ld);
@@ -441,7 +472,7 @@ static int64_t load_step(struct kv_snapshot_loader *ld, const uint8_t *buf, size
 		rc = ld->stage_len < SNAP_HEADER_BYTES ? 1 : load_header(ld);
 	else if (ld->state == LOAD_HEAD)
 		rc = load_head(ld);
-	if (rc == 0 && ld->state == LOAD_BODY && ld->obj->key_len + ld->obj->val_len == 0)
+	if (rc == 0 && ld->state == LOAD_BODY && ld->key_len + ld->val_len == 0)
 		rc = load_record_done(ld);
 	else if (ld->state == LOAD_TRAILER && ld->stage_len == SNAP_TRAILER_BYTES)
 		rc = get_u64le(ld->stage + 1) == ld->records ? (ld->state = LOAD_END, 0) : -EBADMSG;
@@ -473,6 +504,7 @@ static void load_free(struct kv_snapshot_loader *ld, bool keep_db)
 	if (ld->obj != NULL)
 		kv_db_obj_free(ld->db, ld->obj);
 	unsigned arena = ld->db->arena;
+	mem_arena_free(arena, ld->big);
 	if (!keep_db)
 		kv_db_destroy(ld->db);
 	mem_arena_free(arena, ld);
