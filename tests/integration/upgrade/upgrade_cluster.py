@@ -6,12 +6,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 
 import redis
 
-from control_cluster import ControlCluster
+from control_cluster import ControlCluster, Writers
 from spindle_proc import BUILD_DIR
 
 BINARIES = {"spindled": "spindled", "spindle-control": "control/daemon/spindle-control",
@@ -86,28 +85,19 @@ class UpgradeCluster(ControlCluster):
         return [(l["lane"], l["applied"], l["commit"]) for l in self.lanes_state(node)]
 
 
-class MovingWriters:
-    """Threads that write unique keys, each through one node until that node fails, then
-    through the next; a write is retried (same key, same value) until acknowledged, so its
-    duration includes the stall. acked maps each acknowledged key to its value."""
+class MovingWriters(Writers):
+    """Writers (control_cluster) that each write through one node until that node fails,
+    then through the next, so a write's duration includes the move; moves counts them."""
 
     def __init__(self, cluster, threads=6, prefix="up"):
-        self.c = cluster
-        self.n_threads = threads
-        self.prefix = prefix
-        self.acked = {}
-        self.ops = []           # (start, end) of every acknowledged write
-        self.errors = {}
+        super().__init__(cluster, [tid % cluster.nodes + 1 for tid in range(threads)],
+                         threads_per_node=1, prefix=prefix)
         self.moves = 0
-        self.stop_flag = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = []
 
     def _client(self, node):
         return self.c.client(node, socket_timeout=3, socket_connect_timeout=1)
 
-    def _run(self, tid):
-        node = tid % self.c.nodes + 1
+    def _run(self, tid, node):
         r = self._client(node)
         i = 0
         while not self.stop_flag.is_set():
@@ -132,31 +122,6 @@ class MovingWriters:
                     time.sleep(0.005)
             i += 1
         r.close()
-
-    def start(self):
-        for tid in range(self.n_threads):
-            t = threading.Thread(target=self._run, args=(tid,), daemon=True)
-            t.start()
-            self.threads.append(t)
-        return self
-
-    def stop(self):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join(10)
-
-    def count(self):
-        with self.lock:
-            return len(self.acked)
-
-    def wait_writes(self, n, timeout_s=30):
-        base = self.count()
-        deadline = time.time() + timeout_s
-        while self.count() < base + n:
-            if time.time() > deadline:
-                raise AssertionError("writers made no progress (%d acked, errors %s)\n%s"
-                                     % (self.count(), self.errors, self.c.logs_tail()))
-            time.sleep(0.02)
 
     def longest_write(self, since=0.0):
         """The longest acknowledged write (s) still in flight at `since` or later, and when it
