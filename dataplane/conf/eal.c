@@ -100,22 +100,23 @@ static void PRINTF_FMT(2, 3) eal_add(struct eal_out *o, const char *fmt, ...)
 		o->used += (size_t)n;
 }
 
-static bool eal_core_listed(const struct conf *c, long cpu)
-{
-	for (uint32_t i = 0; i < c->cores_count; i++)
-		if (c->cores[i] == cpu)
-			return true;
-	return false;
-}
-
-static bool eal_cpu_allowed(const struct conf_eal_host *host, long cpu)
+/* The CPUs the process may use: its affinity mask, or the first cpus when none is known. */
+static void eal_cpus_allowed(const struct conf_eal_host *host, uint64_t *mask)
 {
 	bool any = false;
-	for (unsigned w = 0; w < CONF_CPU_WORDS; w++)
-		any |= host->allowed[w] != 0;
-	if (!any)
-		return cpu < MAX(host->cpus, 1);
-	return cpu <= CONF_CPU_ID_MAX && (host->allowed[cpu / 64] >> (cpu % 64) & 1);
+	for (unsigned w = 0; w < CONF_CPU_WORDS; w++) {
+		mask[w] = host->allowed[w];
+		any |= mask[w] != 0;
+	}
+	if (any)
+		return;
+	for (long cpu = 0; cpu < MAX(host->cpus, 1) && cpu <= CONF_CPU_ID_MAX; cpu++)
+		mask[cpu / 64] |= 1ull << (cpu % 64);
+}
+
+static bool eal_mask_has(const uint64_t *mask, long cpu)
+{
+	return cpu <= CONF_CPU_ID_MAX && (mask[cpu / 64] >> (cpu % 64) & 1);
 }
 
 /* "(0-3,6)": the allowed CPUs, less the loops' cores when skip_cores; all of the allowed
@@ -123,25 +124,25 @@ static bool eal_cpu_allowed(const struct conf_eal_host *host, long cpu)
 static void eal_add_cpus(struct eal_out *o, const struct conf *c,
 			 const struct conf_eal_host *host, bool skip_cores)
 {
-	long last = MAX(host->cpus, 1) - 1;
-	for (long cpu = host->cpus; cpu <= CONF_CPU_ID_MAX; cpu++)
-		if (eal_cpu_allowed(host, cpu))
-			last = cpu;
-	bool any = false;
-	for (long cpu = 0; cpu <= last && !any; cpu++)
-		any = eal_cpu_allowed(host, cpu) && !(skip_cores && eal_core_listed(c, cpu));
-	if (!any && skip_cores) {
-		eal_add_cpus(o, c, host, false);
-		return;
+	uint64_t mask[CONF_CPU_WORDS];
+	eal_cpus_allowed(host, mask);
+	if (skip_cores) {
+		uint64_t left = 0;
+		for (uint32_t i = 0; i < c->cores_count; i++)
+			if (c->cores[i] <= CONF_CPU_ID_MAX)
+				mask[c->cores[i] / 64] &= ~(1ull << (c->cores[i] % 64));
+		for (unsigned w = 0; w < CONF_CPU_WORDS; w++)
+			left |= mask[w];
+		if (left == 0)
+			eal_cpus_allowed(host, mask);
 	}
 	eal_add(o, "(");
 	const char *sep = "";
-	for (long cpu = 0; cpu <= last; cpu++) {
-		if (!eal_cpu_allowed(host, cpu) || (skip_cores && eal_core_listed(c, cpu)))
+	for (long cpu = 0; cpu <= CONF_CPU_ID_MAX; cpu++) {
+		if (!eal_mask_has(mask, cpu))
 			continue;
 		long end = cpu;
-		while (end + 1 <= last && eal_cpu_allowed(host, end + 1) &&
-		       !(skip_cores && eal_core_listed(c, end + 1)))
+		while (eal_mask_has(mask, end + 1))
 			end++;
 		if (end == cpu)
 			eal_add(o, "%s%ld", sep, cpu);
