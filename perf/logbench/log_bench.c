@@ -10,15 +10,18 @@
  * Configurations: O_DIRECT or buffered; write + fdatasync (the next write overlapping the
  * flush, or not) or RWF_DSYNC writes; segments preallocated with fallocate or also filled
  * with zeros. With --raw, the same with plain system calls and no log, to see the cost of
- * each flush method on fallocated and on zero-filled space. With --recover-gib N, the time to
- * open (recover) a log of N GiB.
+ * each flush method on fallocated and on zero-filled space. With --raw-streams 1,8, that many
+ * threads each write and fdatasync their own file at once (one stream per lane, as lanes
+ * flush their own segments): what the disk does with concurrent flushes. With --recover-gib
+ * N, the time to open (recover) a log of N GiB.
  *
  *   log_bench [--dir DIR] [--seconds S] [--entry-bytes B] [--clients 1,8,64]
- *             [--raw] [--recover-gib N] [--spin] [--quick] */
+ *             [--raw] [--raw-streams 1,8] [--recover-gib N] [--spin] [--quick] */
 #define LOG_COMPONENT "log_bench"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,8 @@ struct bench_opts {
 	uint32_t clients[8];
 	uint32_t nclients;
 	bool raw, spin, quick;
+	uint32_t streams[8];
+	uint32_t nstreams;
 	double recover_gib;
 };
 
@@ -341,6 +346,89 @@ static void bench_raw(const struct bench_opts *o)
 			raw_one(o->dir, z, d, o->seconds);
 }
 
+/* ---- Raw concurrent flushes: one file and one thread per stream ---- */
+
+#define RAW_STREAM_SAMPLES (1u << 20)
+
+struct raw_stream {
+	const char *dir;
+	uint32_t id;
+	uint64_t end_ns;
+	uint64_t *lat;     /* ns per write + fdatasync */
+	uint32_t n;
+};
+
+static void *raw_stream_run(void *arg)
+{
+	struct raw_stream *st = arg;
+	char path[400];
+	snprintf(path, sizeof(path), "%s/stream-%u", st->dir, st->id);
+	unlink(path);
+	int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
+	ASSERT_MSG(fd >= 0, "open %s: %s", path, strerror(errno));
+	uint64_t size = 64ull << 20;
+	ASSERT(fallocate(fd, 0, 0, (off_t)size) == 0);
+	void *buf = NULL;
+	ASSERT(posix_memalign(&buf, 4096, 4096) == 0);
+	memset(buf, 0x42, 4096);
+	for (uint64_t off = 0; time_mono_ns() < st->end_ns && off + 4096 <= size &&
+			       st->n < RAW_STREAM_SAMPLES; off += 4096) {
+		uint64_t t = time_mono_ns();
+		ASSERT(pwrite(fd, buf, 4096, (off_t)off) == 4096);
+		ASSERT(fdatasync(fd) == 0);
+		st->lat[st->n++] = time_mono_ns() - t;
+	}
+	close(fd);
+	unlink(path);
+	free(buf);
+	return NULL;
+}
+
+static void raw_streams_one(const char *dir, uint32_t streams, double seconds)
+{
+	struct raw_stream *st = calloc(streams, sizeof(*st));
+	pthread_t *th = calloc(streams, sizeof(*th));
+	ASSERT(st && th);
+	uint64_t start = time_mono_ns(), end = start + (uint64_t)(seconds * 1e9);
+	for (uint32_t i = 0; i < streams; i++) {
+		st[i] = (struct raw_stream){ .dir = dir, .id = i, .end_ns = end,
+					     .lat = malloc(RAW_STREAM_SAMPLES * sizeof(uint64_t)) };
+		ASSERT(st[i].lat);
+		ASSERT(pthread_create(&th[i], NULL, raw_stream_run, &st[i]) == 0);
+	}
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < streams; i++) {
+		ASSERT(pthread_join(th[i], NULL) == 0);
+		total += st[i].n;
+	}
+	double secs = (double)(time_mono_ns() - start) / 1e9;
+	uint64_t *all = malloc((total ? total : 1) * sizeof(uint64_t));
+	ASSERT(all);
+	uint64_t k = 0;
+	for (uint32_t i = 0; i < streams; i++) {
+		memcpy(all + k, st[i].lat, st[i].n * sizeof(uint64_t));
+		k += st[i].n;
+		free(st[i].lat);
+	}
+	qsort(all, total, sizeof(uint64_t), cmp_u64);
+	if (total > 0)
+		printf("%8u %12.0f %8.0f %8.0f %8.0f %8.0f\n", streams, (double)total / secs,
+		       (double)all[total / 2] / 1e3, (double)all[total * 99 / 100] / 1e3,
+		       (double)all[total * 999 / 1000] / 1e3, (double)all[total - 1] / 1e3);
+	free(all);
+	free(st);
+	free(th);
+}
+
+static void bench_raw_streams(const struct bench_opts *o)
+{
+	printf("# raw streams: each its own file, sequential 4 KiB O_DIRECT writes + fdatasync\n");
+	printf("%8s %12s %8s %8s %8s %8s\n", "streams", "flushes/s", "p50 us", "p99 us",
+	       "p999 us", "max us");
+	for (uint32_t i = 0; i < o->nstreams; i++)
+		raw_streams_one(o->dir, o->streams[i], o->seconds);
+}
+
 /* ---- Recovery of a large log ---- */
 
 static void bench_fill(struct bench *b, uint64_t bytes)
@@ -392,7 +480,8 @@ static void bench_recover(struct bench *b)
 static void bench_usage(void)
 {
 	fprintf(stderr, "usage: log_bench [--dir DIR] [--seconds S] [--entry-bytes B] "
-		"[--clients 1,8,64] [--raw] [--recover-gib N] [--spin] [--quick]\n");
+		"[--clients 1,8,64] [--raw] [--raw-streams 1,8] [--recover-gib N] [--spin] "
+		"[--quick]\n");
 	exit(2);
 }
 
@@ -401,7 +490,8 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 	static const struct option longs[] = {
 		{ "dir", 1, NULL, 'd' }, { "seconds", 1, NULL, 's' },
 		{ "entry-bytes", 1, NULL, 'e' }, { "clients", 1, NULL, 'c' },
-		{ "raw", 0, NULL, 'r' }, { "recover-gib", 1, NULL, 'g' },
+		{ "raw", 0, NULL, 'r' }, { "raw-streams", 1, NULL, 't' },
+		{ "recover-gib", 1, NULL, 'g' },
 		{ "spin", 0, NULL, 'p' }, { "quick", 0, NULL, 'q' }, { NULL, 0, NULL, 0 },
 	};
 	*o = (struct bench_opts){ .seconds = 3, .entry_bytes = 128, .clients = { 1, 8, 64, 512 },
@@ -417,6 +507,11 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 		case 'g': o->recover_gib = atof(optarg); break;
 		case 'p': o->spin = true; break;
 		case 'q': o->quick = true; break;
+		case 't':
+			o->nstreams = 0;
+			for (char *t = strtok(optarg, ","); t && o->nstreams < 8; t = strtok(NULL, ","))
+				o->streams[o->nstreams++] = (uint32_t)atoi(t);
+			break;
 		case 'c':
 			o->nclients = 0;
 			for (char *t = strtok(optarg, ","); t && o->nclients < 8; t = strtok(NULL, ","))
@@ -429,6 +524,9 @@ static void bench_parse(int argc, char **argv, struct bench_opts *o)
 		bench_usage();
 	for (uint32_t i = 0; i < o->nclients; i++)
 		if (o->clients[i] == 0 || o->clients[i] > BENCH_CLIENTS_MAX)
+			bench_usage();
+	for (uint32_t i = 0; i < o->nstreams; i++)
+		if (o->streams[i] == 0 || o->streams[i] > 64)
 			bench_usage();
 }
 
@@ -458,12 +556,16 @@ int main(int argc, char **argv)
 	b->ud = uring_disk_create(b->loop);
 	ASSERT(b->loop && b->ud && b->lat);
 	printf("# log_bench in %s\n", o.dir);
-	if (o.raw)
-		bench_raw(&o);
-	else if (o.recover_gib > 0)
+	if (o.raw || o.nstreams) {
+		if (o.raw)
+			bench_raw(&o);
+		if (o.nstreams)
+			bench_raw_streams(&o);
+	} else if (o.recover_gib > 0) {
 		bench_recover(b);
-	else
+	} else {
 		bench_matrix(b);
+	}
 	uring_disk_destroy(b->ud);
 	loop_destroy(b->loop);
 	rm_rf(o.dir);
