@@ -298,15 +298,22 @@ static void bench_matrix(struct bench *b)
 
 /* ---- Raw system calls: what a flush costs on fallocated and on zero-filled space ---- */
 
+/* A new file at path for O_DIRECT writes, with size bytes fallocated. */
+static int raw_file_create(const char *path, uint64_t size)
+{
+	unlink(path);
+	int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
+	ASSERT_MSG(fd >= 0, "open %s: %s", path, strerror(errno));
+	ASSERT(fallocate(fd, 0, 0, (off_t)size) == 0);
+	return fd;
+}
+
 static void raw_one(const char *dir, bool zeroed, bool dsync, double seconds)
 {
 	char path[400];
 	snprintf(path, sizeof(path), "%s/raw", dir);
-	unlink(path);
-	int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
-	ASSERT_MSG(fd >= 0, "open %s: %s", path, strerror(errno));
 	uint64_t size = 256ull << 20;
-	ASSERT(fallocate(fd, 0, 0, (off_t)size) == 0);
+	int fd = raw_file_create(path, size);
 	void *buf = NULL;
 	ASSERT(posix_memalign(&buf, 4096, 1 << 20) == 0);
 	memset(buf, 0, 1 << 20);
@@ -363,11 +370,8 @@ static void *raw_stream_run(void *arg)
 	struct raw_stream *st = arg;
 	char path[400];
 	snprintf(path, sizeof(path), "%s/stream-%u", st->dir, st->id);
-	unlink(path);
-	int fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
-	ASSERT_MSG(fd >= 0, "open %s: %s", path, strerror(errno));
 	uint64_t size = 64ull << 20;
-	ASSERT(fallocate(fd, 0, 0, (off_t)size) == 0);
+	int fd = raw_file_create(path, size);
 	void *buf = NULL;
 	ASSERT(posix_memalign(&buf, 4096, 4096) == 0);
 	memset(buf, 0x42, 4096);
