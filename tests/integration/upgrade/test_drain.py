@@ -48,6 +48,8 @@ class Drain(unittest.TestCase):
                 led = [k for k, p in enumerate(c.primaries()) if p == 1]
                 rc, out, err = self.drain(c)
                 self.assertEqual(rc, 0, out + err)
+                if "leads no lane" in out:
+                    continue  # balancing moved them between our look and the drain
                 # (Balancing may already be giving lanes back as the answer arrives.)
                 for k in led:
                     self.assertIn("lane %d: primary 1 -> " % k, out)
